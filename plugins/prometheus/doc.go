@@ -1,0 +1,3 @@
+// Package prometheus registers a `prometheus` metrics exporter that serves
+// /metrics on the Benthos service HTTP server.
+package prometheus
