@@ -1,3 +1,0 @@
-// Package prometheus registers a `prometheus` metrics exporter that serves
-// /metrics on the Benthos service HTTP server.
-package prometheus
