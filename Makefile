@@ -1,0 +1,64 @@
+# danube-connect: build, run, test and benchmark.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DATE      := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -s -w -X main.Version=$(VERSION) -X main.DateBuilt=$(DATE)
+BIN       := bin/danube-connect
+CACHE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/danube-connect
+SERVICES  := resources/scripts/services.sh
+GO_TEST_FLAGS ?= -race -count=1 -timeout 40m
+
+.PHONY: build run test unit-test services services-down check bench proto docker clean
+
+## build: compile the danube-connect binary into bin/
+build:
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/danube-connect
+
+## run: build and run the quickstart pipeline (local files only, no servers)
+run: build
+	$(BIN) run config/quickstart.yaml
+
+## services: install (cached) and start MinIO, Azurite and the Python reference readers
+services:
+	bash $(SERVICES) up
+
+services-down:
+	bash $(SERVICES) down
+
+## check: go vet and gofmt
+check:
+	go vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+
+## test: start the test services, then run every test with the race detector
+test: services check
+	set -a && source $(CACHE_DIR)/services.env && set +a && \
+	go test $(GO_TEST_FLAGS) ./...
+
+## bench: the benchmark tables of every component (ours vs the issue's baselines)
+bench: build services
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	set -a && source $(CACHE_DIR)/services.env && set +a && \
+	go run ./integration/bench/danube && \
+	go run ./integration/bench/delta && \
+	go run ./integration/bench/webhook
+
+## proto: regenerate the Danube gRPC stubs from our .proto files
+proto:
+	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.1
+	PATH="$$(go env GOPATH)/bin:$$PATH" protoc -I plugins/danube/danubepb \
+		--go_out=paths=source_relative:plugins/danube/danubepb \
+		--go-grpc_out=paths=source_relative:plugins/danube/danubepb \
+		plugins/danube/danubepb/danube_api.proto plugins/danube/danubepb/schema_registry.proto
+
+## docker: build the container image (needs a Docker engine)
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t danube-connect:$(VERSION) .
+
+clean:
+	rm -rf bin data

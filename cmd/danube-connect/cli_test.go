@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// binPath is the danube-connect binary built once for these tests, so that the
+// CLI is exercised exactly as users run it.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "danube-connect-cli")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "danube-connect")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building danube-connect:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Dir = filepath.Join("..", "..") // repository root, so config paths resolve
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestListShowsOurComponents(t *testing.T) {
+	out, err := run(t, "list", "--format", "json", "inputs", "outputs", "processors", "metrics")
+	require.NoError(t, err, out)
+	var listed map[string][]string
+	require.NoError(t, json.Unmarshal([]byte(out), &listed), out)
+	assert.Contains(t, listed["inputs"], "danube")
+	assert.Contains(t, listed["outputs"], "danube")
+	assert.Contains(t, listed["metrics"], "prometheus")
+	// Benthos standard components stay available.
+	assert.Contains(t, listed["inputs"], "http_server")
+	assert.Contains(t, listed["outputs"], "drop")
+}
+
+func TestVersionIsStamped(t *testing.T) {
+	out, err := run(t, "--version")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "Version: dev")
+}
+
+// Every runnable example must lint cleanly with our component set.
+func TestLintEveryConfig(t *testing.T) {
+	root := filepath.Join("..", "..", "config")
+	var files []string
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) &&
+			!strings.HasSuffix(p, "_benthos_test.yaml") {
+			files = append(files, p)
+		}
+		return nil
+	}))
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		rel, _ := filepath.Rel(filepath.Join("..", ".."), f)
+		t.Run(rel, func(t *testing.T) {
+			// --skip-env-var-check: examples reference secrets such as ${GITHUB_WEBHOOK_SECRET}.
+			out, err := run(t, "lint", "--skip-env-var-check", rel)
+			assert.NoError(t, err, "lint %s:\n%s", rel, out)
+		})
+	}
+}
+
+func TestConfigUnitTests(t *testing.T) {
+	out, err := run(t, "test", "./config/...")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "succeeded")
+}
+
+func TestEchoScrubsSecrets(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "secret.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+input:
+  danube:
+    url: http://127.0.0.1:6650
+    topics: [ /default/events ]
+    subscription: sub
+    token: super-secret-token
+output:
+  drop: {}
+`), 0o600))
+	out, err := run(t, "echo", cfg)
+	require.NoError(t, err, out)
+	assert.NotContains(t, out, "super-secret-token")
+	assert.Contains(t, out, "SECRET_SCRUBBED")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startCLI runs danube-connect in the background and stops it at test end.
+func startCLI(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { // keep the pipe drained; show logs when verbose
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			t.Log(s.Text())
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+}
+
+func getUntil(t *testing.T, url string, ok func(status int, body string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if ok(resp.StatusCode, last) {
+				return last
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s never satisfied the condition; last body:\n%s", url, last)
+	return ""
+}
+
+// Prometheus is the default exporter: no metrics section needed.
+func TestPrometheusIsDefaultAndServesMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "gen.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+http:
+  address: %s
+input:
+  generate:
+    interval: 10ms
+    mapping: 'root = {"n": counter()}'
+output:
+  drop: {}
+`, addr)), 0o600))
+	startCLI(t, "run", cfg)
+	body := getUntil(t, "http://"+addr+"/metrics", func(status int, body string) bool {
+		return status == 200 && strings.Contains(body, "output_sent")
+	})
+	assert.Contains(t, body, "# TYPE output_sent counter")
+	assert.Contains(t, body, "process_resident_memory_bytes")
+}
+
+func TestStreamsModeRunsEveryStream(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root.yaml")
+	require.NoError(t, os.WriteFile(root, []byte(fmt.Sprintf("http:\n  address: %s\n", addr)), 0o600))
+	streams := filepath.Join(dir, "streams")
+	require.NoError(t, os.MkdirAll(streams, 0o755))
+	for _, name := range []string{"first", "second"} {
+		require.NoError(t, os.WriteFile(filepath.Join(streams, name+".yaml"), []byte(`
+input:
+  generate:
+    interval: 20ms
+    mapping: 'root = "x"'
+output:
+  drop: {}
+`), 0o600))
+	}
+	startCLI(t, "streams", "-o", root, streams)
+	body := getUntil(t, "http://"+addr+"/streams", func(status int, body string) bool {
+		return status == 200 && strings.Contains(body, "first") && strings.Contains(body, "second")
+	})
+	assert.Contains(t, body, `"active":true`)
+	getUntil(t, "http://"+addr+"/metrics", func(status int, body string) bool {
+		return status == 200 && strings.Contains(body, `stream="first"`) && strings.Contains(body, `stream="second"`)
+	})
+}
