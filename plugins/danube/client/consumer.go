@@ -1,0 +1,518 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/danube-connect/danube-connect/plugins/danube/danubepb"
+)
+
+// SubscriptionType decides how a subscription's messages are spread over
+// its consumers. The zero value is Shared, the official clients' default.
+type SubscriptionType int
+
+const (
+	// SubscriptionShared spreads messages round-robin over all consumers.
+	SubscriptionShared SubscriptionType = iota
+	// SubscriptionExclusive allows one consumer name only; the first one
+	// locks the subscription.
+	SubscriptionExclusive
+	// SubscriptionFailover delivers to one active consumer, others standing by.
+	SubscriptionFailover
+	// SubscriptionKeyShared pins each routing key to one consumer; consumers
+	// may restrict themselves to keys matching KeyFilters globs.
+	SubscriptionKeyShared
+)
+
+func (t SubscriptionType) String() string {
+	switch t {
+	case SubscriptionExclusive:
+		return "exclusive"
+	case SubscriptionFailover:
+		return "failover"
+	case SubscriptionKeyShared:
+		return "key_shared"
+	default:
+		return "shared"
+	}
+}
+
+func (t SubscriptionType) proto() danubepb.ConsumerRequest_SubscriptionType {
+	switch t {
+	case SubscriptionExclusive:
+		return danubepb.ConsumerRequest_Exclusive
+	case SubscriptionFailover:
+		return danubepb.ConsumerRequest_Failover
+	case SubscriptionKeyShared:
+		return danubepb.ConsumerRequest_KeyShared
+	default:
+		return danubepb.ConsumerRequest_Shared
+	}
+}
+
+// ConsumerOptions configures a Consumer.
+type ConsumerOptions struct {
+	Topic        string // a topic or the base name of a partitioned topic
+	Subscription string
+	Type         SubscriptionType
+	// ConsumerName identifies the consumer within the subscription; keep it
+	// stable across restarts (an Exclusive subscription stays bound to its
+	// first name). Default: "<subscription>-<random>".
+	ConsumerName string
+	KeyFilters   []string // KeyShared only: glob patterns (*, ?) of routing keys
+}
+
+// Message is one received message.
+type Message struct {
+	Topic         string // the partition (or topic) it came from
+	Offset        uint64 // topic offset (reliable topics; 0 on non-reliable ones)
+	ProducerID    uint64
+	ProducerName  string
+	PublishTime   time.Time
+	Subscription  string
+	RoutingKey    string // "" when the producer set none
+	SchemaID      uint64 // 0 when the message has no schema
+	SchemaVersion uint32
+	Attributes    map[string]string
+	Payload       []byte
+	RequestID     uint64
+
+	msgID *danubepb.MsgID
+}
+
+// Consumer receives the messages of one subscription from every partition
+// of a topic, merged into one stream. It is safe for concurrent use.
+type Consumer struct {
+	c     *Client
+	opts  ConsumerOptions
+	parts map[string]*topicConsumer // by partition name; fixed after Subscribe
+
+	msgs chan *Message
+
+	broken    chan struct{} // closed when a partition cannot recover
+	brokenErr error
+	breakOnce sync.Once
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// topicConsumer is the consumer of one partition.
+type topicConsumer struct {
+	cons  *Consumer
+	topic string
+
+	mu         sync.RWMutex
+	state      *consumerState
+	stopStream context.CancelFunc // cancels the current ReceiveMessages stream
+}
+
+type consumerState struct {
+	id uint64
+	b  *broker
+}
+
+// Subscribe subscribes to topic and all of its partitions and starts
+// receiving. The topic must exist (the broker does not auto-create topics
+// for consumers); on a reliable topic a new subscription starts at the tail.
+func (c *Client) Subscribe(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
+	if err := ValidateTopic(opts.Topic); err != nil {
+		return nil, err
+	}
+	if opts.Subscription == "" {
+		return nil, &Error{Op: "subscribe", Topic: opts.Topic, Code: codes.InvalidArgument, Message: "subscription name is empty"}
+	}
+	if len(opts.KeyFilters) > 0 && opts.Type != SubscriptionKeyShared {
+		return nil, &Error{Op: "subscribe", Topic: opts.Topic, Code: codes.InvalidArgument, Message: "key filters need a key_shared subscription"}
+	}
+	if opts.ConsumerName == "" {
+		opts.ConsumerName = randomName(opts.Subscription)
+	}
+	names, err := c.withRetry(ctx, func() ([]string, error) { return c.Partitions(ctx, opts.Topic) })
+	if err != nil {
+		return nil, err
+	}
+	cons := &Consumer{
+		c: c, opts: opts, parts: make(map[string]*topicConsumer, len(names)),
+		msgs:   make(chan *Message, c.opts.ReceiveQueueSize),
+		broken: make(chan struct{}),
+	}
+	cons.ctx, cons.cancel = context.WithCancel(context.Background())
+	tcs := make([]*topicConsumer, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		tc := &topicConsumer{cons: cons, topic: name}
+		tcs[i] = tc
+		cons.parts[name] = tc
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = tc.subscribe(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		cons.cancel()
+		return nil, err
+	}
+	if err := c.track(cons); err != nil {
+		cons.cancel()
+		return nil, err
+	}
+	for _, tc := range tcs {
+		cons.wg.Add(2)
+		go tc.receiveLoop()
+		go tc.healthLoop()
+	}
+	return cons, nil
+}
+
+// withRetry runs f, retrying retryable errors with the client's backoff.
+func (c *Client) withRetry(ctx context.Context, f func() ([]string, error)) ([]string, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := f()
+		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries {
+			return out, err
+		}
+		if serr := c.backoff.sleep(ctx, c.done, attempt); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
+	}
+}
+
+// Topics returns the partitions (or the single topic) the consumer reads.
+func (cons *Consumer) Topics() []string {
+	out := make([]string, 0, len(cons.parts))
+	for name := range cons.parts {
+		out = append(out, name)
+	}
+	sortPartitions(out)
+	return out
+}
+
+// Receive returns the next message from any partition. It fails when ctx
+// ends, when the consumer is closed, or when a partition could not recover
+// from a failure (the consumer is then broken; close it and subscribe again).
+func (cons *Consumer) Receive(ctx context.Context) (*Message, error) {
+	select {
+	case m := <-cons.msgs:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-cons.msgs:
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-cons.broken:
+		return nil, cons.brokenErr
+	case <-cons.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+// TryReceive returns a buffered message without waiting, or nil.
+func (cons *Consumer) TryReceive() *Message {
+	select {
+	case m := <-cons.msgs:
+		return m
+	default:
+		return nil
+	}
+}
+
+// Broken is closed when the consumer failed for good; Err says why.
+func (cons *Consumer) Broken() <-chan struct{} { return cons.broken }
+
+// Err returns the failure that broke the consumer, or nil.
+func (cons *Consumer) Err() error {
+	select {
+	case <-cons.broken:
+		return cons.brokenErr
+	default:
+		return nil
+	}
+}
+
+func (cons *Consumer) fail(err error) {
+	cons.breakOnce.Do(func() {
+		cons.brokenErr = err
+		close(cons.broken)
+	})
+}
+
+// Ack acknowledges a message to the partition it came from.
+func (cons *Consumer) Ack(ctx context.Context, m *Message) error {
+	tc, err := cons.partitionOf(m, "ack")
+	if err != nil {
+		return err
+	}
+	return tc.retryRPC(ctx, "ack", func(b *broker) error {
+		_, err := b.consumer.Ack(b.rpcCtx(ctx), &danubepb.AckRequest{
+			RequestId: cons.c.nextRequestID(), MsgId: m.msgID, SubscriptionName: cons.opts.Subscription,
+		})
+		return err
+	})
+}
+
+// Nack negatively acknowledges a message: the broker redelivers it after at
+// least delay (and at least its own base redelivery delay, 1 s by default).
+// reason is recorded by the broker.
+func (cons *Consumer) Nack(ctx context.Context, m *Message, delay time.Duration, reason string) error {
+	tc, err := cons.partitionOf(m, "nack")
+	if err != nil {
+		return err
+	}
+	return tc.retryRPC(ctx, "nack", func(b *broker) error {
+		req := &danubepb.NackRequest{
+			RequestId: cons.c.nextRequestID(), MsgId: m.msgID, SubscriptionName: cons.opts.Subscription,
+		}
+		if delay > 0 {
+			ms := uint64(delay.Milliseconds())
+			req.DelayMs = &ms
+		}
+		if reason != "" {
+			req.Reason = &reason
+		}
+		_, err := b.consumer.Nack(b.rpcCtx(ctx), req)
+		return err
+	})
+}
+
+func (cons *Consumer) partitionOf(m *Message, op string) (*topicConsumer, error) {
+	if m == nil || m.msgID == nil {
+		return nil, &Error{Op: op, Code: codes.InvalidArgument, Message: "message was not received from a consumer"}
+	}
+	tc, ok := cons.parts[m.msgID.GetTopicName()]
+	if !ok {
+		return nil, &Error{Op: op, Topic: m.msgID.GetTopicName(), Code: codes.InvalidArgument, Message: "message does not belong to this consumer"}
+	}
+	return tc, nil
+}
+
+func (tc *topicConsumer) current() *consumerState {
+	tc.mu.RLock()
+	defer tc.mu.RUnlock()
+	return tc.state
+}
+
+// retryRPC runs an ack/nack against the partition's broker, retrying
+// transient failures.
+func (tc *topicConsumer) retryRPC(ctx context.Context, op string, call func(*broker) error) error {
+	c := tc.cons.c
+	for attempt := 0; ; attempt++ {
+		st := tc.current()
+		if st == nil {
+			return &Error{Op: op, Topic: tc.topic, Code: codes.Unavailable, Message: "consumer is not subscribed"}
+		}
+		err := wrapError(op, tc.topic, call(st.b))
+		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+		if serr := c.backoff.sleep(ctx, tc.cons.ctx.Done(), attempt); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+// subscribe (re)subscribes the partition, retrying transient failures.
+func (tc *topicConsumer) subscribe(ctx context.Context) error {
+	cons := tc.cons
+	c := cons.c
+	for attempt := 0; ; attempt++ {
+		st, err := tc.subscribeOnce(ctx)
+		if err == nil {
+			tc.mu.Lock()
+			tc.state = st
+			tc.mu.Unlock()
+			return nil
+		}
+		if !IsRetryable(err) || attempt >= c.backoff.MaxRetries {
+			return err
+		}
+		c.log.Debug("danube subscribe failed, retrying", "topic", tc.topic, "error", err)
+		if serr := c.backoff.sleep(ctx, cons.ctx.Done(), attempt); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+func (tc *topicConsumer) subscribeOnce(ctx context.Context) (*consumerState, error) {
+	cons := tc.cons
+	c := cons.c
+	b, err := c.resolve(ctx, tc.topic)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.consumer.Subscribe(b.rpcCtx(ctx), &danubepb.ConsumerRequest{
+		RequestId:        c.nextRequestID(),
+		TopicName:        tc.topic,
+		ConsumerName:     cons.opts.ConsumerName,
+		Subscription:     cons.opts.Subscription,
+		SubscriptionType: cons.opts.Type.proto(),
+		KeyFilters:       cons.opts.KeyFilters,
+	})
+	if err != nil {
+		return nil, wrapError("subscribe", tc.topic, err)
+	}
+	return &consumerState{id: resp.GetConsumerId(), b: b}, nil
+}
+
+// receiveLoop streams the partition's messages into the consumer's queue,
+// resubscribing after a broken stream, a broker restart or a CLOSE from the
+// health check. It breaks the consumer only when resubscription fails for
+// good.
+func (tc *topicConsumer) receiveLoop() {
+	cons := tc.cons
+	c := cons.c
+	defer cons.wg.Done()
+	failures := 0
+	for cons.ctx.Err() == nil {
+		st := tc.current()
+		if st == nil {
+			if err := tc.subscribe(cons.ctx); err != nil {
+				if cons.ctx.Err() == nil {
+					cons.fail(err)
+				}
+				return
+			}
+			continue
+		}
+		received, err := tc.stream(st)
+		if cons.ctx.Err() != nil {
+			return
+		}
+		if received > 0 {
+			failures = 0
+		}
+		c.log.Debug("danube receive stream ended, resubscribing", "topic", tc.topic, "error", err)
+		tc.mu.Lock()
+		if tc.state == st {
+			tc.state = nil
+		}
+		tc.mu.Unlock()
+		if failures > 0 {
+			if c.backoff.sleep(cons.ctx, cons.ctx.Done(), failures-1) != nil {
+				return
+			}
+		}
+		failures++
+	}
+}
+
+// stream runs one ReceiveMessages call until it ends and reports how many
+// messages it delivered.
+func (tc *topicConsumer) stream(st *consumerState) (int, error) {
+	cons := tc.cons
+	ctx, cancel := context.WithCancel(cons.ctx)
+	defer cancel()
+	tc.mu.Lock()
+	tc.stopStream = cancel
+	tc.mu.Unlock()
+	stream, err := st.b.consumer.ReceiveMessages(st.b.rpcCtx(ctx), &danubepb.ReceiveRequest{
+		RequestId: cons.c.nextRequestID(), ConsumerId: st.id,
+	})
+	if err != nil {
+		return 0, wrapError("receive", tc.topic, err)
+	}
+	n := 0
+	for {
+		sm, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, &Error{Op: "receive", Topic: tc.topic, Code: codes.Unavailable, Message: "stream closed by broker"}
+			}
+			return n, wrapError("receive", tc.topic, err)
+		}
+		m := cons.toMessage(sm)
+		select {
+		case cons.msgs <- m:
+			n++
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+func (cons *Consumer) toMessage(sm *danubepb.StreamMessage) *Message {
+	id := sm.GetMsgId()
+	if id == nil {
+		id = &danubepb.MsgID{}
+	}
+	m := &Message{
+		Topic:         id.GetTopicName(),
+		Offset:        id.GetTopicOffset(),
+		ProducerID:    id.GetProducerId(),
+		ProducerName:  sm.GetProducerName(),
+		Subscription:  cons.opts.Subscription,
+		RoutingKey:    sm.GetRoutingKey(),
+		SchemaID:      sm.GetSchemaId(),
+		SchemaVersion: sm.GetSchemaVersion(),
+		Attributes:    sm.GetAttributes(),
+		Payload:       sm.GetPayload(),
+		RequestID:     sm.GetRequestId(),
+		msgID:         id,
+	}
+	if pt := sm.GetPublishTime(); pt > 0 {
+		m.PublishTime = time.UnixMilli(int64(pt))
+	}
+	return m
+}
+
+// healthLoop asks the broker whether the consumer is still attached and
+// forces a resubscription on CLOSE.
+func (tc *topicConsumer) healthLoop() {
+	cons := tc.cons
+	c := cons.c
+	defer cons.wg.Done()
+	t := time.NewTicker(c.opts.HealthCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cons.ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := tc.current()
+		if st == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(cons.ctx, c.opts.HealthCheckInterval)
+		ok, err := c.healthCheck(ctx, st.b, true, st.id)
+		cancel()
+		if err != nil || ok {
+			continue
+		}
+		c.log.Info("danube broker closed the consumer, resubscribing", "topic", tc.topic, "subscription", cons.opts.Subscription)
+		tc.mu.Lock()
+		if tc.state == st && tc.stopStream != nil {
+			tc.stopStream()
+		}
+		tc.mu.Unlock()
+	}
+}
+
+// Close stops receiving and the health checks. Messages not yet acked are
+// redelivered by the broker (reliable topics). Idempotent.
+func (cons *Consumer) Close() error {
+	cons.closeOnce.Do(func() {
+		cons.cancel()
+		cons.wg.Wait()
+		cons.c.untrack(cons)
+	})
+	return nil
+}
+
+// String describes the consumer for logs.
+func (cons *Consumer) String() string {
+	return fmt.Sprintf("consumer %s of subscription %s on %s", cons.opts.ConsumerName, cons.opts.Subscription, cons.opts.Topic)
+}
