@@ -1,0 +1,5 @@
+package verify
+
+import "crypto/sha512"
+
+var sha512New = sha512.New
