@@ -1,0 +1,315 @@
+package danubetest
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	pb "github.com/danube-connect/danube-connect/plugins/danube/danubepb"
+)
+
+// Cluster is the state shared by one or more in-process brokers: namespaces,
+// topics (with their logs and subscription cursors), topic ownership, the
+// schema registry and the registered producers and consumers. A broker
+// created without a Cluster gets a private one. Sharing a Cluster between two
+// brokers gives the client a real redirect to follow: a topic is served only
+// by its owner, and the other broker answers lookups with Redirect.
+type Cluster struct {
+	mu         sync.RWMutex
+	namespaces map[string]struct{}
+	topics     map[string]*topic
+	producers  map[uint64]*producer
+	consumers  map[uint64]*consumer
+	brokers    []*Broker
+	placement  *Broker
+	// subConfigs holds per-subscription overrides set before (or after) the
+	// subscription exists, keyed by topic + "\x00" + subscription.
+	subConfigs map[string]subConfig
+
+	schemas *schemaRegistry
+}
+
+type subConfig struct {
+	maxUnacked int
+	policy     *FailurePolicy
+}
+
+// NewCluster returns an empty cluster with the bootstrapped "default" namespace.
+func NewCluster() *Cluster {
+	return &Cluster{
+		namespaces: map[string]struct{}{"default": {}},
+		topics:     map[string]*topic{},
+		producers:  map[uint64]*producer{},
+		consumers:  map[uint64]*consumer{},
+		subConfigs: map[string]subConfig{},
+		schemas:    newSchemaRegistry(),
+	}
+}
+
+// CreateNamespace adds a namespace so that topics under it can be auto-created.
+func (c *Cluster) CreateNamespace(ns string) {
+	c.mu.Lock()
+	c.namespaces[ns] = struct{}{}
+	c.mu.Unlock()
+}
+
+// PlaceNewTopicsOn makes every topic auto-created from now on owned by b, as
+// a cluster-mode load manager would: a CreateProducer on another broker
+// creates the topic metadata and answers Unavailable ("redo the lookup"), and
+// lookups there answer Redirect to b. nil restores "owned by the creating
+// broker" (standalone behaviour).
+func (c *Cluster) PlaceNewTopicsOn(b *Broker) {
+	c.mu.Lock()
+	c.placement = b
+	c.mu.Unlock()
+}
+
+// AssignTopic moves an existing topic to broker b, like an unload followed by
+// a load elsewhere: its producers and consumers are dropped (health checks
+// answer CLOSE, streams end) and lookups now point at b. Logs and cursors are
+// kept. It reports whether the topic exists.
+func (c *Cluster) AssignTopic(topicName string, b *Broker) bool {
+	c.mu.Lock()
+	t := c.topics[topicName]
+	if t == nil {
+		c.mu.Unlock()
+		return false
+	}
+	t.owner = b
+	c.mu.Unlock()
+	c.dropClients(func(tt *topic) bool { return tt == t })
+	return true
+}
+
+func (c *Cluster) addBroker(b *Broker) {
+	c.mu.Lock()
+	c.brokers = append(c.brokers, b)
+	c.mu.Unlock()
+}
+
+func (c *Cluster) topic(name string) *topic {
+	c.mu.RLock()
+	t := c.topics[name]
+	c.mu.RUnlock()
+	return t
+}
+
+// topicPartitions mirrors the real broker: the topic itself when it exists,
+// otherwise every topic whose name starts with the given string (a raw
+// prefix scan, so "/default/orders" also matches "/default/orders2"),
+// in lexicographic order.
+func (c *Cluster) topicPartitions(name string) []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if _, ok := c.topics[name]; ok {
+		return []string{name}
+	}
+	var out []string
+	for n := range c.topics {
+		if strings.HasPrefix(n, name) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// newIDLocked returns a random non-zero id unused by producers and consumers.
+func (c *Cluster) newIDLocked() uint64 {
+	for {
+		id := rand.Uint64()
+		if id == 0 {
+			continue
+		}
+		if _, ok := c.producers[id]; ok {
+			continue
+		}
+		if _, ok := c.consumers[id]; ok {
+			continue
+		}
+		return id
+	}
+}
+
+func (c *Cluster) subConfig(topicName, sub string) subConfig {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.subConfigs[topicName+"\x00"+sub]
+}
+
+// dropClients removes the producers and consumers of every topic selected by
+// match, ends their streams and rewinds reliable subscriptions to their acked
+// cursor, which is what clients observe when a broker restarts or a topic is
+// unloaded.
+func (c *Cluster) dropClients(match func(*topic) bool) {
+	c.mu.Lock()
+	var topics []*topic
+	for _, t := range c.topics {
+		if match(t) {
+			topics = append(topics, t)
+		}
+	}
+	for id, p := range c.producers {
+		if match(p.topic) {
+			delete(c.producers, id)
+		}
+	}
+	for id, cs := range c.consumers {
+		if match(cs.sub.topic) {
+			delete(c.consumers, id)
+		}
+	}
+	c.mu.Unlock()
+
+	for _, t := range topics {
+		t.mu.Lock()
+		t.producers = map[string]*producer{}
+		subs := t.subscriptionList()
+		t.mu.Unlock()
+		for _, s := range subs {
+			s.reset()
+		}
+	}
+}
+
+// topic is one (non-partitioned or partition) topic.
+type topic struct {
+	name     string
+	reliable bool
+	cluster  *Cluster
+	owner    *Broker // guarded by cluster.mu
+
+	mu            sync.RWMutex
+	schemaSubject string
+	log           []*pb.StreamMessage // reliable only; index == offset
+	producers     map[string]*producer
+	subs          map[string]*subscription
+}
+
+func newTopic(c *Cluster, name string, reliable bool, owner *Broker) *topic {
+	return &topic{
+		name:      name,
+		reliable:  reliable,
+		cluster:   c,
+		owner:     owner,
+		producers: map[string]*producer{},
+		subs:      map[string]*subscription{},
+	}
+}
+
+// subscriptionList must be called with t.mu held.
+func (t *topic) subscriptionList() []*subscription {
+	out := make([]*subscription, 0, len(t.subs))
+	for _, s := range t.subs {
+		out = append(out, s)
+	}
+	return out
+}
+
+// logSnapshot returns the current log. Entries below len are immutable, so
+// the caller may read them without the lock.
+func (t *topic) logSnapshot() []*pb.StreamMessage {
+	t.mu.RLock()
+	l := t.log
+	t.mu.RUnlock()
+	return l
+}
+
+// publish stores (reliable) and dispatches one message.
+func (t *topic) publish(m *pb.StreamMessage) {
+	t.mu.Lock()
+	if t.reliable {
+		m.MsgId.TopicOffset = uint64(len(t.log))
+		t.log = append(t.log, m)
+	}
+	var subs []*subscription
+	if len(t.subs) == 1 {
+		for _, s := range t.subs {
+			subs = []*subscription{s}
+		}
+	} else {
+		subs = t.subscriptionList()
+	}
+	t.mu.Unlock()
+	for _, s := range subs {
+		if t.reliable {
+			s.pump()
+		} else {
+			s.deliverNonReliable(m)
+		}
+	}
+}
+
+type producer struct {
+	id     uint64
+	name   string
+	topic  *topic
+	access pb.ProducerAccessMode
+}
+
+// validTopicName mirrors the broker's validate_topic_format: exactly three
+// parts when split on "/", each character alphanumeric (Unicode), '_' or '-'.
+// Empty parts pass, as in the real broker.
+func validTopicName(name string) bool {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		for _, r := range p {
+			if r == '_' || r == '-' || isAlnum(r) {
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+func namespaceOf(name string) string {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
+}
+
+// partitionBase returns the base name of "base-part-N", or "" if name is not
+// a partition name.
+func partitionBase(name string) string {
+	i := strings.LastIndex(name, "-part-")
+	if i < 0 {
+		return ""
+	}
+	n := name[i+len("-part-"):]
+	if n == "" {
+		return ""
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	return name[:i]
+}
+
+// conflictLocked reports whether creating name clashes with an existing
+// partitioned/non-partitioned topic of the same base name.
+func (c *Cluster) conflictLocked(name string) bool {
+	if base := partitionBase(name); base != "" {
+		if _, ok := c.topics[base]; ok {
+			return true
+		}
+	}
+	prefix := name + "-part-"
+	for n := range c.topics {
+		if strings.HasPrefix(n, prefix) && partitionBase(n) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func nowMillis() uint64 { return uint64(time.Now().UnixMilli()) }
