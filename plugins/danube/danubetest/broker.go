@@ -359,6 +359,7 @@ type TopicStats struct {
 type SubscriptionStats struct {
 	Consumers        int
 	ActiveConsumers  int
+	Streaming        int // consumers with an open ReceiveMessages stream
 	AckedCursor      uint64 // every offset below is acked or skipped
 	InFlight         int
 	PendingRedeliver int
@@ -382,6 +383,9 @@ func (b *Broker) Stats(topicName string) (TopicStats, bool) {
 		for _, c := range s.consumers {
 			if c.active {
 				ss.ActiveConsumers++
+			}
+			if s.hasStream(c) {
+				ss.Streaming++
 			}
 		}
 		s.mu.Unlock()

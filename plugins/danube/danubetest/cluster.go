@@ -183,6 +183,7 @@ type topic struct {
 
 	mu            sync.RWMutex
 	schemaSubject string
+	validation    topicSchemaConfig
 	log           []*pb.StreamMessage // reliable only; index == offset
 	producers     map[string]*producer
 	subs          map[string]*subscription

@@ -135,6 +135,14 @@ func (s *service) SendMessage(ctx context.Context, req *pb.StreamMessage) (*pb.M
 	if !b.servesTopic(ctx, t) {
 		return nil, status.Error(codes.PermissionDenied, "Unable to publish the message: the topic is served by another broker, retry lookup")
 	}
+	t.mu.RLock()
+	validation := t.validation
+	t.mu.RUnlock()
+	if validation.policy != "" && validation.policy != "none" {
+		if err := b.cluster.schemas.validatePayload(validation, req); err != nil {
+			return nil, err
+		}
+	}
 	m := cloneForTopic(req, t.name)
 	m.MsgId.TopicOffset = req.MsgId.TopicOffset
 	t.publish(m)

@@ -331,15 +331,21 @@ func (s *subscription) pumpLocked(now time.Time) {
 	var log []*pb.StreamMessage
 	if len(s.retries) > 0 {
 		log = s.topic.logSnapshot()
+		// Single-consumer types redeliver strictly in offset order: a retry
+		// that is not due yet holds back the ones after it.
+		single := s.subType == pb.ConsumerRequest_Exclusive || s.subType == pb.ConsumerRequest_Failover
 		ready := make([]uint64, 0, len(s.retries))
 		for off, d := range s.retries {
-			if !d.poisoned && !d.readyAt.After(now) {
+			if single || (!d.poisoned && !d.readyAt.After(now)) {
 				ready = append(ready, off)
 			}
 		}
 		sort.Slice(ready, func(i, j int) bool { return ready[i] < ready[j] })
 		for _, off := range ready {
 			d := s.retries[off]
+			if d.poisoned || d.readyAt.After(now) {
+				break // only reachable for single-consumer types
+			}
 			c, eligible := s.pickLocked(d.key)
 			if !eligible {
 				delete(s.retries, off)
@@ -347,8 +353,8 @@ func (s *subscription) pumpLocked(now time.Time) {
 				continue
 			}
 			if c == nil || !trySend(c, log[off]) {
-				if s.subType == pb.ConsumerRequest_Exclusive || s.subType == pb.ConsumerRequest_Failover {
-					break // keep offset order for the single consumer
+				if single {
+					break
 				}
 				continue
 			}
