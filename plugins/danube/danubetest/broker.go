@@ -359,7 +359,7 @@ type TopicStats struct {
 type SubscriptionStats struct {
 	Consumers        int
 	ActiveConsumers  int
-	Streaming        int // consumers with an open ReceiveMessages stream
+	Streaming        int    // consumers with an open ReceiveMessages stream
 	AckedCursor      uint64 // every offset below is acked or skipped
 	InFlight         int
 	PendingRedeliver int
