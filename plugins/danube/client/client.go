@@ -61,6 +61,9 @@ type Options struct {
 	// broker streams and Receive; default 1024.
 	ReceiveQueueSize int
 	Logger           *slog.Logger
+	// OnRetry, when set, is called before each backoff wait with the
+	// transient failure being retried (for metrics).
+	OnRetry func(err error)
 	// DialOptions are appended to the client's own gRPC dial options.
 	DialOptions []grpc.DialOption
 }
@@ -386,4 +389,24 @@ func (c *Client) Close() error {
 		_ = cc.Close()
 	}
 	return nil
+}
+
+// Ping makes one round trip to the service broker (a health check of an
+// unknown id, which needs authentication only). It proves the broker is
+// reachable and the credentials are accepted.
+func (c *Client) Ping(ctx context.Context) error {
+	b, err := c.brokerAt(c.serviceAddr, "")
+	if err != nil {
+		return err
+	}
+	_, err = c.healthCheck(ctx, b, false, 0)
+	return wrapError("ping", "", err)
+}
+
+// retryWait reports a retry and waits its backoff.
+func (c *Client) retryWait(ctx context.Context, done <-chan struct{}, attempt int, cause error) error {
+	if c.opts.OnRetry != nil {
+		c.opts.OnRetry(cause)
+	}
+	return c.backoff.sleep(ctx, done, attempt)
 }

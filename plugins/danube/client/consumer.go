@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,7 +59,10 @@ func (t SubscriptionType) proto() danubepb.ConsumerRequest_SubscriptionType {
 
 // ConsumerOptions configures a Consumer.
 type ConsumerOptions struct {
-	Topic        string // a topic or the base name of a partitioned topic
+	// Topic is a topic or the base name of a partitioned topic. Topics adds
+	// more; the partitions of all of them are merged into one stream.
+	Topic        string
+	Topics       []string
 	Subscription string
 	Type         SubscriptionType
 	// ConsumerName identifies the consumer within the subscription; keep it
@@ -124,21 +128,41 @@ type consumerState struct {
 // receiving. The topic must exist (the broker does not auto-create topics
 // for consumers); on a reliable topic a new subscription starts at the tail.
 func (c *Client) Subscribe(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
-	if err := ValidateTopic(opts.Topic); err != nil {
-		return nil, err
+	topics := opts.Topics
+	if opts.Topic != "" {
+		topics = append([]string{opts.Topic}, topics...)
 	}
+	if len(topics) == 0 {
+		return nil, &Error{Op: "subscribe", Code: codes.InvalidArgument, Message: "no topic given"}
+	}
+	for _, t := range topics {
+		if err := ValidateTopic(t); err != nil {
+			return nil, err
+		}
+	}
+	label := strings.Join(topics, ",")
 	if opts.Subscription == "" {
-		return nil, &Error{Op: "subscribe", Topic: opts.Topic, Code: codes.InvalidArgument, Message: "subscription name is empty"}
+		return nil, &Error{Op: "subscribe", Topic: label, Code: codes.InvalidArgument, Message: "subscription name is empty"}
 	}
 	if len(opts.KeyFilters) > 0 && opts.Type != SubscriptionKeyShared {
-		return nil, &Error{Op: "subscribe", Topic: opts.Topic, Code: codes.InvalidArgument, Message: "key filters need a key_shared subscription"}
+		return nil, &Error{Op: "subscribe", Topic: label, Code: codes.InvalidArgument, Message: "key filters need a key_shared subscription"}
 	}
 	if opts.ConsumerName == "" {
 		opts.ConsumerName = randomName(opts.Subscription)
 	}
-	names, err := c.withRetry(ctx, func() ([]string, error) { return c.Partitions(ctx, opts.Topic) })
-	if err != nil {
-		return nil, err
+	var names []string
+	seen := map[string]bool{}
+	for _, t := range topics {
+		parts, err := c.withRetry(ctx, func() ([]string, error) { return c.Partitions(ctx, t) })
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			if !seen[p] {
+				seen[p] = true
+				names = append(names, p)
+			}
+		}
 	}
 	cons := &Consumer{
 		c: c, opts: opts, parts: make(map[string]*topicConsumer, len(names)),
@@ -183,7 +207,7 @@ func (c *Client) withRetry(ctx context.Context, f func() ([]string, error)) ([]s
 		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries {
 			return out, err
 		}
-		if serr := c.backoff.sleep(ctx, c.done, attempt); serr != nil {
+		if serr := c.retryWait(ctx, c.done, attempt, err); serr != nil {
 			return nil, errors.Join(err, serr)
 		}
 	}
@@ -203,6 +227,9 @@ func (cons *Consumer) Topics() []string {
 // ends, when the consumer is closed, or when a partition could not recover
 // from a failure (the consumer is then broken; close it and subscribe again).
 func (cons *Consumer) Receive(ctx context.Context) (*Message, error) {
+	if cons.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
 	select {
 	case m := <-cons.msgs:
 		return m, nil
@@ -318,7 +345,7 @@ func (tc *topicConsumer) retryRPC(ctx context.Context, op string, call func(*bro
 		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries || ctx.Err() != nil {
 			return err
 		}
-		if serr := c.backoff.sleep(ctx, tc.cons.ctx.Done(), attempt); serr != nil {
+		if serr := c.retryWait(ctx, tc.cons.ctx.Done(), attempt, err); serr != nil {
 			return errors.Join(err, serr)
 		}
 	}
@@ -340,7 +367,7 @@ func (tc *topicConsumer) subscribe(ctx context.Context) error {
 			return err
 		}
 		c.log.Debug("danube subscribe failed, retrying", "topic", tc.topic, "error", err)
-		if serr := c.backoff.sleep(ctx, cons.ctx.Done(), attempt); serr != nil {
+		if serr := c.retryWait(ctx, cons.ctx.Done(), attempt, err); serr != nil {
 			return errors.Join(err, serr)
 		}
 	}
@@ -401,7 +428,7 @@ func (tc *topicConsumer) receiveLoop() {
 		}
 		tc.mu.Unlock()
 		if failures > 0 {
-			if c.backoff.sleep(cons.ctx, cons.ctx.Done(), failures-1) != nil {
+			if c.retryWait(cons.ctx, cons.ctx.Done(), failures-1, err) != nil {
 				return
 			}
 		}
@@ -514,5 +541,5 @@ func (cons *Consumer) Close() error {
 
 // String describes the consumer for logs.
 func (cons *Consumer) String() string {
-	return fmt.Sprintf("consumer %s of subscription %s on %s", cons.opts.ConsumerName, cons.opts.Subscription, cons.opts.Topic)
+	return fmt.Sprintf("consumer %s of subscription %s on %s", cons.opts.ConsumerName, cons.opts.Subscription, strings.Join(cons.Topics(), ","))
 }

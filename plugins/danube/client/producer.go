@@ -77,10 +77,10 @@ type SendReceipt struct {
 // for concurrent use and does not serialise: many SendMessage RPCs can be in
 // flight at once, which is where throughput comes from.
 type Producer struct {
-	c       *Client
-	opts    ProducerOptions
-	parts   []*topicProducer
-	rr      atomic.Uint64
+	c     *Client
+	opts  ProducerOptions
+	parts []*topicProducer
+	rr    atomic.Uint64
 	// schemaID/schemaVersion are stamped on every message when a schema
 	// reference is configured (0 = none; ids and versions start at 1).
 	schemaID      uint64
@@ -296,7 +296,7 @@ func (tp *topicProducer) ready(ctx context.Context) (*producerState, error) {
 			return nil, lastErr
 		}
 		c.log.Debug("danube create producer failed, retrying", "topic", tp.topic, "error", err)
-		if err := c.backoff.sleep(ctx, tp.p.ctx.Done(), attempt); err != nil {
+		if err := c.retryWait(ctx, tp.p.ctx.Done(), attempt, lastErr); err != nil {
 			return nil, errors.Join(lastErr, err)
 		}
 	}
@@ -375,7 +375,7 @@ func (tp *topicProducer) send(ctx context.Context, m OutgoingMessage) (SendRecei
 				// look it up again before the next attempt.
 				tp.invalidate(st)
 			}
-			if serr := c.backoff.sleep(ctx, p.ctx.Done(), attempt); serr != nil {
+			if serr := c.retryWait(ctx, p.ctx.Done(), attempt, err); serr != nil {
 				return SendReceipt{}, errors.Join(err, serr)
 			}
 		case (code == codes.NotFound || code == codes.PermissionDenied) && !recreated:

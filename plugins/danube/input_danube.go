@@ -1,0 +1,428 @@
+package danube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/danube-connect/danube-connect/plugins/danube/client"
+)
+
+const (
+	diFieldTopics           = "topics"
+	diFieldSubscription     = "subscription"
+	diFieldSubscriptionType = "subscription_type"
+	diFieldConsumerName     = "consumer_name"
+	diFieldKeyFilters       = "key_filters"
+	diFieldNackDelay        = "nack_delay"
+	diFieldMaxBatchSize     = "max_batch_size"
+	diFieldAckParallelism   = "ack_parallelism"
+
+	// maxNackReason bounds the error text sent as the nack reason.
+	maxNackReason = 256
+)
+
+func danubeInputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Services").
+		Summary("Consumes messages from one or more Danube topics through a subscription.").
+		Description(`
+Subscribes to every listed topic and, for a partitioned topic, to each of its `+"`{topic}-part-{N}`"+` partitions,
+and merges them into one stream. Messages already waiting in the client are handed to the pipeline together as one
+batch of up to `+"`max_batch_size`"+` (the input never waits to fill a batch).
+
+The consumer keeps itself attached: a broken stream, a broker restart or a consumer the broker closed (health check)
+leads to a resubscription with the same consumer name, and the broker redelivers what was not acknowledged. When the
+subscription cannot be restored the input reports itself disconnected and Benthos reconnects it.
+
+Subscriptions of type `+"`exclusive`"+` stay bound to the first consumer name they saw, so keep
+`+"`consumer_name`"+` stable across restarts (the default, `+"`<hostname>-<subscription>`"+`, is). Give each
+input of one process its own name when several read the same subscription. A new subscription on a reliable topic
+starts at the newest message.
+
+== Delivery guarantees
+
+A message is acknowledged to the broker only when Benthos acknowledges it, i.e. after the output has it. When the
+pipeline rejects a message (an output error, or a processing error in strict mode), it is negatively acknowledged with
+`+"`nack_delay`"+` and the error text as reason, and the broker redelivers it (reliable topics; the broker waits at least its
+own base redelivery delay, 1 s by default). Unacknowledged messages are redelivered after a crash or restart, so
+delivery is at least once. Non-reliable topics do not retain or redeliver anything.
+
+== Metadata
+
+This input adds the following metadata fields to each message:
+
+- danube_topic: the topic, or the partition for a partitioned topic (`+"`/default/t-part-2`"+`)
+- danube_offset: the topic offset (reliable topics; 0 on non-reliable ones)
+- danube_producer: the producer name
+- danube_producer_id: the producer id
+- danube_publish_time: publish time in milliseconds since the Unix epoch
+- danube_subscription: the subscription name
+- danube_routing_key: the routing key, when the producer set one
+- danube_schema_id, danube_schema_version: when the message carries a schema reference
+- every message attribute, under its own key
+
+You can access these metadata fields using function interpolation.
+`).
+		Fields(
+			dcURLField(),
+			service.NewStringListField(diFieldTopics).
+				Description("Topics to consume, `/namespace/topic`; a partitioned topic is given by its base name. They must exist.").
+				Example([]string{"/default/events"}),
+			service.NewStringField(diFieldSubscription).Description("Subscription name."),
+			service.NewStringAnnotatedEnumField(diFieldSubscriptionType, map[string]string{
+				"exclusive":  "One consumer name only; the first one locks the subscription.",
+				"shared":     "Messages are spread round-robin over all consumers.",
+				"failover":   "One active consumer, the others stand by.",
+				"key_shared": "Each routing key goes to one consumer; `key_filters` restrict the keys a consumer takes.",
+			}).Description("How the subscription spreads messages over its consumers. Fixed by the first subscriber.").Default("shared"),
+			service.NewStringField(diFieldConsumerName).
+				Description("Consumer name, stable across restarts. Empty means `<hostname>-<subscription>`.").
+				Default(""),
+			service.NewStringListField(diFieldKeyFilters).
+				Description("Glob patterns (`*`, `?`) of the routing keys this consumer takes; `key_shared` only.").
+				Default([]any{}).Example([]string{"eu-*", "us-east-?"}),
+			service.NewDurationField(diFieldNackDelay).
+				Description("Redelivery delay requested when the pipeline rejects a message; the broker waits at least its own base delay.").
+				Default("1s"),
+			service.NewIntField(diFieldMaxBatchSize).
+				Description("Most already-received messages handed to the pipeline as one batch.").
+				Default(128).Advanced().LintRule(`root = if this < 1 { "max_batch_size must be at least 1" }`),
+			service.NewIntField(diFieldAckParallelism).
+				Description("Most concurrent Ack/Nack RPCs when a batch is acknowledged.").
+				Default(32).Advanced(),
+		).
+		Fields(dcCommonFields()...).
+		LintRule(`root = if this.key_filters.or([]).length() > 0 && this.subscription_type.or("shared") != "key_shared" { "key_filters require subscription_type: key_shared" }`).
+		Example("Print a topic", "Read a reliable topic with a shared subscription and print every message with its offset.", `
+input:
+  danube:
+    url: http://127.0.0.1:6650
+    topics: [ /default/events ]
+    subscription: printer
+pipeline:
+  processors:
+    - mapping: 'root = "%s@%s: %s".format(meta("danube_topic"), meta("danube_offset"), content())'
+output:
+  stdout: {}
+`).
+		Example("Key-shared workers", "Several processes share the work by routing key; this one only takes EU devices.", `
+input:
+  danube:
+    url: http://127.0.0.1:6650
+    topics: [ /default/telemetry ]
+    subscription: workers
+    subscription_type: key_shared
+    consumer_name: worker-eu-1
+    key_filters: [ "eu-*" ]
+`)
+}
+
+func init() {
+	service.MustRegisterBatchInput("danube", danubeInputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			ic, err := inputConfigFromParsed(conf, mgr.Logger())
+			if err != nil {
+				return nil, err
+			}
+			return newDanubeInput(ic, mgr), nil
+		})
+}
+
+type inputConfig struct {
+	client         client.Options
+	consumer       client.ConsumerOptions
+	nackDelay      time.Duration
+	maxBatch       int
+	ackParallelism int
+}
+
+func inputConfigFromParsed(conf *service.ParsedConfig, log *service.Logger) (ic inputConfig, err error) {
+	if ic.client, err = dcClientOptionsFromParsed(conf, log); err != nil {
+		return
+	}
+	var topics []string
+	if topics, err = conf.FieldStringList(diFieldTopics); err != nil {
+		return
+	}
+	if len(topics) == 0 {
+		return ic, fmt.Errorf("field %s: at least one topic is required", diFieldTopics)
+	}
+	for _, t := range topics {
+		if err = client.ValidateTopic(t); err != nil {
+			return ic, fmt.Errorf("field %s: %w", diFieldTopics, err)
+		}
+	}
+	ic.consumer.Topics = topics
+	if ic.consumer.Subscription, err = conf.FieldString(diFieldSubscription); err != nil {
+		return
+	}
+	if ic.consumer.Subscription == "" {
+		return ic, fmt.Errorf("field %s: must not be empty", diFieldSubscription)
+	}
+	var st string
+	if st, err = conf.FieldString(diFieldSubscriptionType); err != nil {
+		return
+	}
+	switch st {
+	case "exclusive":
+		ic.consumer.Type = client.SubscriptionExclusive
+	case "shared":
+		ic.consumer.Type = client.SubscriptionShared
+	case "failover":
+		ic.consumer.Type = client.SubscriptionFailover
+	case "key_shared":
+		ic.consumer.Type = client.SubscriptionKeyShared
+	default:
+		return ic, fmt.Errorf("field %s: unknown value %q", diFieldSubscriptionType, st)
+	}
+	if ic.consumer.ConsumerName, err = conf.FieldString(diFieldConsumerName); err != nil {
+		return
+	}
+	if ic.consumer.ConsumerName == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "localhost"
+		}
+		ic.consumer.ConsumerName = host + "-" + ic.consumer.Subscription
+	}
+	if ic.consumer.KeyFilters, err = conf.FieldStringList(diFieldKeyFilters); err != nil {
+		return
+	}
+	if len(ic.consumer.KeyFilters) > 0 && ic.consumer.Type != client.SubscriptionKeyShared {
+		return ic, fmt.Errorf("field %s: requires %s key_shared", diFieldKeyFilters, diFieldSubscriptionType)
+	}
+	if ic.nackDelay, err = conf.FieldDuration(diFieldNackDelay); err != nil {
+		return
+	}
+	if ic.maxBatch, err = conf.FieldInt(diFieldMaxBatchSize); err != nil {
+		return
+	}
+	if ic.maxBatch < 1 {
+		return ic, fmt.Errorf("field %s: must be at least 1", diFieldMaxBatchSize)
+	}
+	if ic.ackParallelism, err = conf.FieldInt(diFieldAckParallelism); err != nil {
+		return
+	}
+	ic.ackParallelism = max(ic.ackParallelism, 1)
+	return ic, nil
+}
+
+type danubeInput struct {
+	conf inputConfig
+	log  *service.Logger
+
+	mReceived *service.MetricCounter
+	mBytes    *service.MetricCounter
+	mAcked    *service.MetricCounter
+	mNacked   *service.MetricCounter
+	mErrors   *service.MetricCounter
+	mRetries  *service.MetricCounter
+
+	mu       sync.Mutex
+	client   *client.Client
+	consumer *client.Consumer
+}
+
+func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
+	m := mgr.Metrics()
+	in := &danubeInput{
+		conf:      conf,
+		log:       mgr.Logger(),
+		mReceived: m.NewCounter("danube_input_received"),
+		mBytes:    m.NewCounter("danube_input_received_bytes"),
+		mAcked:    m.NewCounter("danube_input_acked"),
+		mNacked:   m.NewCounter("danube_input_nacked"),
+		mErrors:   m.NewCounter("danube_input_errors"),
+		mRetries:  m.NewCounter("danube_input_retries"),
+	}
+	in.conf.client.OnRetry = func(error) { in.mRetries.Incr(1) }
+	return in
+}
+
+func (in *danubeInput) Connect(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.consumer != nil {
+		return nil
+	}
+	if in.client == nil {
+		c, err := client.New(in.conf.client)
+		if err != nil {
+			return err
+		}
+		in.client = c
+	}
+	cons, err := in.client.Subscribe(ctx, in.conf.consumer)
+	if err != nil {
+		in.mErrors.Incr(1)
+		return fmt.Errorf("subscribing %s to %v: %w", in.conf.consumer.Subscription, in.conf.consumer.Topics, err)
+	}
+	in.consumer = cons
+	in.log.Infof("Subscribed %s", cons)
+	return nil
+}
+
+func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	in.mu.Lock()
+	cons := in.consumer
+	in.mu.Unlock()
+	if cons == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+	first, err := cons.Receive(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		in.mErrors.Incr(1)
+		in.log.Warnf("Danube consumer lost: %v", err)
+		in.dropConsumer(cons)
+		return nil, nil, service.ErrNotConnected
+	}
+	msgs := []*client.Message{first}
+	for len(msgs) < in.conf.maxBatch {
+		m := cons.TryReceive()
+		if m == nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	batch := make(service.MessageBatch, len(msgs))
+	var bytes int64
+	for i, m := range msgs {
+		batch[i] = toBenthosMessage(m)
+		bytes += int64(len(m.Payload))
+	}
+	in.mReceived.Incr(int64(len(msgs)))
+	in.mBytes.Incr(bytes)
+	return batch, func(ctx context.Context, err error) error {
+		return in.settle(ctx, cons, batch, msgs, err)
+	}, nil
+}
+
+// dropConsumer forgets a broken consumer so that Connect subscribes anew.
+func (in *danubeInput) dropConsumer(cons *client.Consumer) {
+	in.mu.Lock()
+	if in.consumer == cons {
+		in.consumer = nil
+	}
+	in.mu.Unlock()
+	_ = cons.Close()
+}
+
+func toBenthosMessage(m *client.Message) *service.Message {
+	msg := service.NewMessage(m.Payload)
+	for k, v := range m.Attributes {
+		msg.MetaSetMut(k, v)
+	}
+	msg.MetaSetMut("danube_topic", m.Topic)
+	msg.MetaSetMut("danube_offset", strconv.FormatUint(m.Offset, 10))
+	msg.MetaSetMut("danube_producer", m.ProducerName)
+	msg.MetaSetMut("danube_producer_id", strconv.FormatUint(m.ProducerID, 10))
+	msg.MetaSetMut("danube_publish_time", strconv.FormatInt(m.PublishTime.UnixMilli(), 10))
+	msg.MetaSetMut("danube_subscription", m.Subscription)
+	if m.RoutingKey != "" {
+		msg.MetaSetMut("danube_routing_key", m.RoutingKey)
+	}
+	if m.SchemaID != 0 {
+		msg.MetaSetMut("danube_schema_id", strconv.FormatUint(m.SchemaID, 10))
+		msg.MetaSetMut("danube_schema_version", strconv.FormatUint(uint64(m.SchemaVersion), 10))
+	}
+	return msg
+}
+
+// settle acks or nacks the messages of a batch. A *service.BatchError nacks
+// only the messages it marks as failed and acks the rest.
+func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, batch service.MessageBatch, msgs []*client.Message, err error) error {
+	failures := make([]error, len(msgs))
+	if err != nil {
+		var bErr *service.BatchError
+		if errors.As(err, &bErr) && bErr.IndexedErrors() > 0 {
+			bErr.WalkMessagesIndexedBy(batch.Index(), func(i int, _ *service.Message, merr error) bool {
+				if i >= 0 && i < len(failures) && merr != nil {
+					failures[i] = merr
+				}
+				return true
+			})
+		} else {
+			for i := range failures {
+				failures[i] = err
+			}
+		}
+	}
+	rpcErrs := make([]error, len(msgs))
+	settleOne := func(i int) {
+		if failures[i] == nil {
+			if rpcErrs[i] = cons.Ack(ctx, msgs[i]); rpcErrs[i] == nil {
+				in.mAcked.Incr(1)
+			}
+			return
+		}
+		if rpcErrs[i] = cons.Nack(ctx, msgs[i], in.conf.nackDelay, nackReason(failures[i])); rpcErrs[i] == nil {
+			in.mNacked.Incr(1)
+		}
+	}
+	workers := min(len(msgs), in.conf.ackParallelism)
+	if workers <= 1 {
+		for i := range msgs {
+			settleOne(i)
+		}
+	} else {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					settleOne(i)
+				}
+			}()
+		}
+		for i := range msgs {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+	}
+	if err := errors.Join(rpcErrs...); err != nil {
+		in.mErrors.Incr(1)
+		return fmt.Errorf("settling %d danube messages (the broker redelivers unacknowledged ones): %w", len(msgs), err)
+	}
+	return nil
+}
+
+func nackReason(err error) string {
+	s := err.Error()
+	if len(s) <= maxNackReason {
+		return s
+	}
+	s = s[:maxNackReason]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func (in *danubeInput) Close(context.Context) error {
+	in.mu.Lock()
+	cons, c := in.consumer, in.client
+	in.consumer, in.client = nil, nil
+	in.mu.Unlock()
+	if cons != nil {
+		_ = cons.Close()
+	}
+	if c != nil {
+		return c.Close()
+	}
+	return nil
+}
