@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Test services for danube-connect: MinIO (S3), Azurite (Azure Blob) and a
+# Python venv with the Delta Lake reference reader (delta-rs "deltalake").
+#
+#   services.sh up       install what is missing (cached), start what is not running,
+#                        write <cache>/services.env
+#   services.sh down     stop the services this script started
+#   services.sh status   show what is installed and running
+#   services.sh env      print <cache>/services.env (for: set -a; source <(services.sh env))
+#
+# Everything lives under ${XDG_CACHE_HOME:-$HOME/.cache}/danube-connect: binaries and
+# packages, data directories, and run/ (pid files and logs). Services listen on
+# loopback only and use test-only credentials. Works on a fresh Debian machine as
+# root (missing node/npm/python venv support is installed with apt-get) and is quick
+# when everything is cached.
+set -euo pipefail
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/danube-connect"
+RUN="$CACHE/run"
+ENV_FILE="$CACHE/services.env"
+
+# Pinned versions (all build or install with Go 1.26.8 / Node 20 / Python 3.11+).
+MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+AZURITE_PKG="azurite@3.35.0"
+DELTALAKE_PKG="deltalake==1.6.6"
+PYARROW_PKG="pyarrow==26.0.1"
+
+MINIO_HOST=127.0.0.1
+MINIO_PORT="${DC_MINIO_PORT:-19000}"
+MINIO_CONSOLE_PORT="${DC_MINIO_CONSOLE_PORT:-19001}"
+MINIO_USER=danubeconnect
+MINIO_PASSWORD=danubeconnect-secret
+AZURITE_HOST=127.0.0.1
+AZURITE_PORT="${DC_AZURITE_PORT:-10000}"
+# Azurite's well-known development account and key, published in its README.
+AZURE_ACCOUNT=devstoreaccount1
+AZURE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+apt_install() {
+	if [ "$(id -u)" != 0 ]; then
+		die "missing $*; install it (apt-get install $*) or run as root"
+	fi
+	log "installing $* with apt-get"
+	if [ -z "${APT_UPDATED:-}" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# pid_alive NAME: the pid file names a live process.
+pid_alive() {
+	local f="$RUN/$1.pid"
+	[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_until SECONDS DESCRIPTION NAME CMD...: poll CMD until it succeeds; fail with
+# the service's log tail if its process died or the time ran out.
+wait_until() {
+	local secs=$1 what=$2 name=$3
+	shift 3
+	local deadline=$((SECONDS + secs))
+	until "$@"; do
+		if ! pid_alive "$name"; then
+			tail -n 30 "$RUN/$name.log" >&2 || true
+			die "$what exited during start-up (log: $RUN/$name.log)"
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			tail -n 30 "$RUN/$name.log" >&2 || true
+			die "$what not ready after ${secs}s (log: $RUN/$name.log)"
+		fi
+		sleep 0.3
+	done
+}
+
+# start_bg NAME CMD...: start a detached process with its own session, logging
+# to run/NAME.log, pid in run/NAME.pid.
+start_bg() {
+	local name=$1
+	shift
+	setsid nohup "$@" >"$RUN/$name.log" 2>&1 </dev/null &
+	echo $! >"$RUN/$name.pid"
+}
+
+# --- MinIO -------------------------------------------------------------------
+
+minio_bin() { echo "$CACHE/bin/minio"; }
+
+install_minio() {
+	[ -x "$(minio_bin)" ] && return
+	command -v go >/dev/null || die "go is needed to build MinIO"
+	log "building MinIO ($MINIO_MODULE), about 2-3 minutes"
+	mkdir -p "$CACHE/bin"
+	GOBIN="$CACHE/bin" GOFLAGS=-buildvcs=false go install "$MINIO_MODULE" >"$RUN/minio-build.log" 2>&1 ||
+		{ tail -n 30 "$RUN/minio-build.log" >&2; die "building MinIO failed (log: $RUN/minio-build.log)"; }
+}
+
+minio_ready() { curl -fsS -o /dev/null "http://$MINIO_HOST:$MINIO_PORT/minio/health/live" 2>/dev/null; }
+
+start_minio() {
+	if pid_alive minio && minio_ready; then
+		return
+	fi
+	if port_open "$MINIO_HOST" "$MINIO_PORT"; then
+		die "port $MINIO_PORT is taken by another process (set DC_MINIO_PORT)"
+	fi
+	mkdir -p "$CACHE/minio-data"
+	log "starting MinIO on $MINIO_HOST:$MINIO_PORT"
+	MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASSWORD MINIO_BROWSER=off \
+		start_bg minio "$(minio_bin)" server "$CACHE/minio-data" --quiet \
+		--address "$MINIO_HOST:$MINIO_PORT" --console-address "$MINIO_HOST:$MINIO_CONSOLE_PORT"
+	wait_until 60 MinIO minio minio_ready
+}
+
+# --- Azurite -----------------------------------------------------------------
+
+azurite_bin() { echo "$CACHE/azurite/node_modules/.bin/azurite-blob"; }
+
+install_azurite() {
+	[ -x "$(azurite_bin)" ] && return
+	command -v npm >/dev/null || apt_install nodejs npm
+	log "installing $AZURITE_PKG"
+	mkdir -p "$CACHE/azurite"
+	npm install --prefix "$CACHE/azurite" --no-audit --no-fund --loglevel=error "$AZURITE_PKG" >"$RUN/azurite-install.log" 2>&1 ||
+		{ tail -n 30 "$RUN/azurite-install.log" >&2; die "installing Azurite failed (log: $RUN/azurite-install.log)"; }
+}
+
+azurite_ready() { port_open "$AZURITE_HOST" "$AZURITE_PORT"; }
+
+start_azurite() {
+	if pid_alive azurite && azurite_ready; then
+		return
+	fi
+	if azurite_ready; then
+		die "port $AZURITE_PORT is taken by another process (set DC_AZURITE_PORT)"
+	fi
+	mkdir -p "$CACHE/azurite-data"
+	log "starting Azurite (blob) on $AZURITE_HOST:$AZURITE_PORT"
+	start_bg azurite "$(azurite_bin)" --blobHost "$AZURITE_HOST" --blobPort "$AZURITE_PORT" \
+		--location "$CACHE/azurite-data" --skipApiVersionCheck --disableTelemetry --loose --silent
+	wait_until 60 Azurite azurite azurite_ready
+}
+
+# --- Python reference readers -----------------------------------------------------
+
+venv_python() { echo "$CACHE/venv/bin/python"; }
+
+python_ready() {
+	[ -x "$(venv_python)" ] &&
+		"$(venv_python)" -c 'import deltalake, pyarrow, sys; sys.exit(deltalake.__version__ != "1.6.6")' 2>/dev/null
+}
+
+install_python() {
+	python_ready && return
+	command -v python3 >/dev/null || apt_install python3 python3-venv
+	if [ ! -x "$(venv_python)" ]; then
+		rm -rf "$CACHE/venv"
+		python3 -m venv "$CACHE/venv" 2>/dev/null || {
+			apt_install python3-venv
+			rm -rf "$CACHE/venv"
+			python3 -m venv "$CACHE/venv"
+		}
+	fi
+	log "installing $DELTALAKE_PKG $PYARROW_PKG into $CACHE/venv"
+	"$(venv_python)" -m pip install -q --disable-pip-version-check "$DELTALAKE_PKG" "$PYARROW_PKG" >"$RUN/pip.log" 2>&1 ||
+		{ tail -n 30 "$RUN/pip.log" >&2; die "pip install failed (log: $RUN/pip.log)"; }
+	python_ready || die "the venv has no working deltalake 1.6.6"
+}
+
+# --- commands ----------------------------------------------------------------
+
+write_env() {
+	local tmp="$ENV_FILE.tmp.$$"
+	cat >"$tmp" <<EOF
+# Written by resources/scripts/services.sh up; test-only credentials.
+export DC_S3_ENDPOINT=http://$MINIO_HOST:$MINIO_PORT
+export DC_S3_ACCESS_KEY_ID=$MINIO_USER
+export DC_S3_SECRET_ACCESS_KEY=$MINIO_PASSWORD
+export DC_S3_REGION=us-east-1
+export DC_AZURE_ENDPOINT=http://$AZURITE_HOST:$AZURITE_PORT/$AZURE_ACCOUNT
+export DC_AZURE_ACCOUNT=$AZURE_ACCOUNT
+export DC_AZURE_KEY=$AZURE_KEY
+export DC_PYTHON=$(venv_python)
+EOF
+	mv "$tmp" "$ENV_FILE"
+}
+
+cmd_up() {
+	mkdir -p "$RUN"
+	command -v curl >/dev/null || apt_install curl
+	# The slow installs run side by side.
+	local pids=() names=()
+	if [ ! -x "$(minio_bin)" ]; then install_minio & pids+=($!); names+=(MinIO); fi
+	if [ ! -x "$(azurite_bin)" ]; then install_azurite & pids+=($!); names+=(Azurite); fi
+	if ! python_ready; then install_python & pids+=($!); names+=(Python); fi
+	local i failed=0
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { log "installing ${names[$i]} failed"; failed=1; }
+	done
+	[ $failed = 0 ] || exit 1
+	start_minio
+	start_azurite
+	write_env
+	log "ready; environment in $ENV_FILE"
+}
+
+stop_one() {
+	local name=$1 f="$RUN/$1.pid"
+	[ -f "$f" ] || return 0
+	local pid
+	pid=$(cat "$f")
+	if kill -0 "$pid" 2>/dev/null; then
+		log "stopping $name (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+		local deadline=$((SECONDS + 15))
+		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
+cmd_down() {
+	stop_one minio
+	stop_one azurite
+}
+
+cmd_status() {
+	local ok
+	printf '%-8s %-10s %-8s %s\n' service installed running address
+	[ -x "$(minio_bin)" ] && ok=yes || ok=no
+	printf '%-8s %-10s %-8s %s\n' minio "$ok" "$(pid_alive minio && minio_ready && echo yes || echo no)" "http://$MINIO_HOST:$MINIO_PORT"
+	[ -x "$(azurite_bin)" ] && ok=yes || ok=no
+	printf '%-8s %-10s %-8s %s\n' azurite "$ok" "$(pid_alive azurite && azurite_ready && echo yes || echo no)" "http://$AZURITE_HOST:$AZURITE_PORT/$AZURE_ACCOUNT"
+	python_ready && ok=yes || ok=no
+	printf '%-8s %-10s %-8s %s\n' python "$ok" - "$(venv_python)"
+	[ -f "$ENV_FILE" ] && echo "env file: $ENV_FILE" || echo "env file: missing (run: services.sh up)"
+}
+
+cmd_env() {
+	[ -f "$ENV_FILE" ] || die "no $ENV_FILE yet: run resources/scripts/services.sh up"
+	cat "$ENV_FILE"
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+env) cmd_env ;;
+*)
+	echo "usage: $0 up|down|status|env" >&2
+	exit 2
+	;;
+esac
