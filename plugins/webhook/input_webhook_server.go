@@ -13,6 +13,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/danube-connect/danube-connect/plugins/webhook/ingress"
+	"github.com/danube-connect/danube-connect/plugins/webhook/verify"
 )
 
 const (
@@ -39,6 +40,7 @@ const (
 	wsiFieldSyncHeaders         = "headers"
 	wsiFieldDedupe              = "dedupe"
 	wsiFieldDedupeID            = "id"
+	wsiFieldDedupeHeaders       = "headers"
 	wsiFieldDedupeCache         = "cache"
 	wsiFieldDedupeTTL           = "ttl"
 	wsiFieldDedupeMaxEntries    = "max_entries"
@@ -94,8 +96,8 @@ Error responses always carry a fixed short JSON body such as `+"`{\"error\":\"un
 
 A message that fails verification must not be published. Two ways lead to the right status:
 
-. Set `+"`error_handling.strict: true`"+` (or use a `+"`reject_errored`"+` output): a failed message is nacked instead of written. If the processor error implements `+"`WebhookStatus() int`"+` with a 4xx status, that status is sent (the verification processors of this distribution do); any other nack is answered 503.
-. Catch the error, mark the response with the metadata key `+"`webhook_status`"+`, register it with `+"`sync_response`"+` and drop the message. This works for any processor, for example `+"`json_schema`"+` failures answered 422, using `+"`error_source_label()`"+` to tell the failing step (see the examples).
+. Set `+"`error_handling.strict: true`"+` (or use a `+"`reject_errored`"+` output): a failed message is nacked instead of written. Verification failures of this distribution's processors (`+"`webhook_signature`"+`, `+"`jwt_verify`"+`, `+"`api_key`"+`) are answered 401 (400 for duplicate or malformed security headers); any processor error implementing `+"`WebhookStatus() int`"+` with a 4xx status gets that status; any other nack is answered 503.
+. Catch the error, mark the response with the metadata key `+"`webhook_status`"+`, register it with `+"`sync_response`"+` and drop the message. This works for any processor, for example `+"`json_schema`"+` failures answered 422: put a `+"`catch`"+` right after each step whose failures need their own status (see the examples).
 
 For 4xx/5xx statuses coming from a sync response the body is still the fixed short one; for 2xx statuses the sync response message is the body (for challenge echoes such as Slack `+"`url_verification`"+`).
 
@@ -105,7 +107,7 @@ Every `+"`webhook_server`"+` with the same `+"`address`"+` in one process shares
 
 == Metadata
 
-Each request header is stored under its canonical name (`+"`X-Hub-Signature-256`"+`); repeated headers are joined with a newline. Query parameters and cookies are never copied into metadata, so they cannot pose as headers. In addition:
+Each request header is stored under its canonical name as Go's `+"`http.CanonicalHeaderKey`"+` spells it (`+"`X-Hub-Signature-256`"+`, `+"`X-Github-Delivery`"+`, `+"`Webhook-Id`"+`); repeated headers are joined with a newline. Query parameters and cookies are never copied into metadata, so they cannot pose as headers. In addition:
 
 - webhook_url: the public URL of the request, including the query (scheme and host from `+"`public_url`"+`, else from a trusted proxy's `+"`X-Forwarded-Proto/Host`"+`, else from the request)
 - webhook_query: the raw query string
@@ -205,11 +207,16 @@ Each request header is stored under its canonical name (`+"`X-Hub-Signature-256`
 				Description("Customise the response from messages registered with the `sync_response` processor.").
 				Advanced(),
 			service.NewObjectField(wsiFieldDedupe,
+				service.NewStringListField(wsiFieldDedupeHeaders).
+					Description("Headers holding the delivery id, matched case-insensitively; the first one present is used. A request without any of them is not de-duplicated.").
+					Default([]any{}).
+					Example([]any{"X-GitHub-Delivery"}).
+					Example([]any{"webhook-id", "svix-id"}),
 				service.NewInterpolatedStringField(wsiFieldDedupeID).
-					Description("The delivery id, evaluated against the incoming message (headers are metadata). Empty disables de-duplication; a request whose id evaluates empty is not de-duplicated.").
+					Description("Alternatively, the delivery id as an interpolation evaluated against the incoming message (headers are metadata under their canonical names). A request whose id evaluates empty or `null` is not de-duplicated.").
 					Default("").
-					Example(`${! @X-GitHub-Delivery }`).
-					Example(`${! @webhook-id.or(@svix-id) }`),
+					Example(`${! meta("X-Github-Delivery") }`).
+					Example(`${! meta("Webhook-Id").or(meta("Svix-Id")) }`),
 				service.NewStringField(wsiFieldDedupeCache).
 					Description("A cache resource to remember ids in (e.g. shared redis across replicas). Empty uses a built-in in-memory store.").
 					Default(""),
@@ -229,7 +236,7 @@ input:
     address: 0.0.0.0:8080
     path: /github
     dedupe:
-      id: '${! @X-GitHub-Delivery }'
+      headers: [ X-GitHub-Delivery ]
 error_handling:
   strict: true
 pipeline:
@@ -248,17 +255,17 @@ input:
     path: /orders
 pipeline:
   processors:
-    - try:
-        - label: verify
-          webhook_signature:
-            preset: generic
-            secrets: [ "${ORDERS_SECRET}" ]
-        - label: schema
-          json_schema:
-            schema_path: file://./orders.schema.json
+    - webhook_signature:
+        preset: generic
+        secrets: [ "${ORDERS_SECRET}" ]
     - catch:
-        - mapping: |
-            meta webhook_status = if error_source_label() == "schema" { "422" } else { "401" }
+        - mapping: 'meta webhook_status = "401"'
+        - sync_response: {}
+        - mapping: root = deleted()
+    - json_schema:
+        schema_path: file://./orders.schema.json
+    - catch:
+        - mapping: 'meta webhook_status = "422"'
         - sync_response: {}
         - mapping: root = deleted()
 output:
@@ -291,7 +298,8 @@ type wsiConfig struct {
 	timeout     time.Duration
 	syncStatus  *service.InterpolatedString
 	syncHeaders map[string]*service.InterpolatedString
-	dedupeID    *service.InterpolatedString // nil when disabled
+	dedupeHdrs  []string
+	dedupeID    *service.InterpolatedString
 	dedupeCache string
 	dedupeTTL   time.Duration
 	dedupeMax   int
@@ -458,6 +466,13 @@ func wsiConfigFromParsed(pConf *service.ParsedConfig) (conf wsiConfig, err error
 			return
 		}
 	}
+	if conf.dedupeHdrs, err = dd.FieldStringList(wsiFieldDedupeHeaders); err != nil {
+		return
+	}
+	if rawID != "" && len(conf.dedupeHdrs) > 0 {
+		err = fmt.Errorf("only one of fields %v.%v and %v.%v may be set", wsiFieldDedupe, wsiFieldDedupeID, wsiFieldDedupe, wsiFieldDedupeHeaders)
+		return
+	}
 	if conf.dedupeCache, err = dd.FieldString(wsiFieldDedupeCache); err != nil {
 		return
 	}
@@ -505,7 +520,7 @@ func newWebhookServerInput(conf wsiConfig, mgr *service.Resources) (*webhookServ
 			return nil, fmt.Errorf("rate limit resource %v (endpoint %v) does not exist", ep.rateLimit, ep.ingress.Name)
 		}
 	}
-	if conf.dedupeID != nil && conf.dedupeCache != "" && !mgr.HasCache(conf.dedupeCache) {
+	if conf.dedupeEnabled() && conf.dedupeCache != "" && !mgr.HasCache(conf.dedupeCache) {
 		return nil, fmt.Errorf("cache resource %v (field %v.%v) does not exist", conf.dedupeCache, wsiFieldDedupe, wsiFieldDedupeCache)
 	}
 	m := mgr.Metrics()
@@ -521,7 +536,7 @@ func newWebhookServerInput(conf wsiConfig, mgr *service.Resources) (*webhookServ
 		mBytes:    m.NewCounter("webhook_server_received_bytes", "endpoint"),
 		mLatency:  m.NewTimer("webhook_server_latency_ns", "endpoint"),
 	}
-	if conf.dedupeID != nil && conf.dedupeCache == "" {
+	if conf.dedupeEnabled() && conf.dedupeCache == "" {
 		w.dedup = ingress.NewMemoryDedup(conf.dedupeTTL, conf.dedupeMax)
 	}
 	return w, nil
@@ -640,20 +655,15 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 	msg := newWebhookMessage(req)
 
 	var dedupKey string
-	if w.conf.dedupeID != nil {
-		id, err := w.conf.dedupeID.TryString(msg)
-		if err != nil {
-			w.log.Debugf("Evaluating dedupe id for request %v: %v", req.RequestID, err)
-		} else if id != "" {
-			dedupKey = req.Endpoint + "\x00" + id
-			if w.dedupSeen(ctx, dedupKey) {
-				return ingress.Response{Status: http.StatusOK, Reason: "duplicate"}
-			}
-			if !w.claims.TryClaim(dedupKey) {
-				return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "duplicate_in_flight"}
-			}
-			defer w.claims.Release(dedupKey)
+	if id := w.deliveryID(req, msg); id != "" {
+		dedupKey = req.Endpoint + "\x00" + id
+		if w.dedupSeen(ctx, dedupKey) {
+			return ingress.Response{Status: http.StatusOK, Reason: "duplicate"}
 		}
+		if !w.claims.TryClaim(dedupKey) {
+			return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "duplicate_in_flight"}
+		}
+		defer w.claims.Release(dedupKey)
 	}
 
 	msg, store := msg.WithSyncResponseStore()
@@ -683,11 +693,8 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 	}
 
 	if ackErr != nil {
-		var sc statusCarrier
-		if errors.As(ackErr, &sc) {
-			if s := sc.WebhookStatus(); s >= 400 && s <= 499 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
-				return ingress.Response{Status: s, Reason: "rejected_" + strconv.Itoa(s)}
-			}
+		if s := rejectStatus(ackErr); s != 0 {
+			return ingress.Response{Status: s, Reason: "rejected_" + strconv.Itoa(s)}
 		}
 		w.log.Warnf("Request %v on %v not delivered: %v", req.RequestID, req.Endpoint, ackErr)
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "output_error"}
@@ -698,6 +705,55 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 		w.dedupRecord(ctx, dedupKey)
 	}
 	return res
+}
+
+func (c *wsiConfig) dedupeEnabled() bool {
+	return c.dedupeID != nil || len(c.dedupeHdrs) > 0
+}
+
+// deliveryID is the de-duplication id of the request, "" for none.
+func (w *webhookServerInput) deliveryID(req *ingress.Request, msg *service.Message) string {
+	for _, h := range w.conf.dedupeHdrs {
+		if v := req.Header.Get(h); v != "" {
+			return v
+		}
+	}
+	if w.conf.dedupeID == nil {
+		return ""
+	}
+	id, err := w.conf.dedupeID.TryString(msg)
+	if err != nil {
+		w.log.Debugf("Evaluating dedupe id for request %v: %v", req.RequestID, err)
+		return ""
+	}
+	if id == "null" {
+		// What a missing metadata key interpolates to.
+		return ""
+	}
+	return id
+}
+
+// rejectStatus maps a nack caused by a failed processing step to the 4xx the
+// sender should get, or 0 when the nack means the event could not be
+// delivered (answered 503).
+func rejectStatus(err error) int {
+	var sc statusCarrier
+	if errors.As(err, &sc) {
+		if s := sc.WebhookStatus(); s >= 400 && s <= 499 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
+			return s
+		}
+	}
+	switch {
+	case errors.Is(err, verify.ErrDuplicateHeader), errors.Is(err, verify.ErrMalformedHeader):
+		return http.StatusBadRequest
+	case errors.Is(err, verify.ErrMissingHeader), errors.Is(err, verify.ErrInvalidTimestamp),
+		errors.Is(err, verify.ErrTimestampOutsideTolerance), errors.Is(err, verify.ErrNoSignature),
+		errors.Is(err, verify.ErrSignatureMismatch), errors.Is(err, verify.ErrMissingURL),
+		errors.Is(err, verify.ErrBodyHashMismatch), errors.Is(err, verify.ErrInvalidBody),
+		errors.Is(err, verify.ErrMissingCredential), errors.Is(err, verify.ErrInvalidCredential):
+		return http.StatusUnauthorized
+	}
+	return 0
 }
 
 func (w *webhookServerInput) syncResponse(store *service.SyncResponseStore) ingress.Response {

@@ -206,7 +206,7 @@ func TestClientIPChain(t *testing.T) {
 	require.NoError(t, err)
 	tests := []struct {
 		remote, xff, want string
-		trusted         bool
+		trusted           bool
 	}{
 		{"198.51.100.1:1234", "1.2.3.4", "198.51.100.1", false},
 		{"10.1.1.1:1234", "", "10.1.1.1", true},
