@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,8 @@ func (b *Broker) start() error {
 	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(b.unaryInterceptor),
 		grpc.ChainStreamInterceptor(b.streamInterceptor),
+		// Reusing handler goroutines avoids a fresh stack per unary RPC.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	}
 	if b.opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(b.opts.TLS)))

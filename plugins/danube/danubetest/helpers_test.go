@@ -191,3 +191,5 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func statusCode(err error) codes.Code { return status.Code(err) }
