@@ -80,9 +80,18 @@ func TestSchemaRegistryVersionsAndIDs(t *testing.T) {
 	missing := uint32(9)
 	for _, err := range []error{
 		func() error { _, e := c.sr.GetSchema(testCtx(t), &pb.GetSchemaRequest{SchemaId: 99}); return e }(),
-		func() error { _, e := c.sr.GetSchema(testCtx(t), &pb.GetSchemaRequest{SchemaId: 1, Version: &missing}); return e }(),
-		func() error { _, e := c.sr.GetLatestSchema(testCtx(t), &pb.GetLatestSchemaRequest{Subject: "nope"}); return e }(),
-		func() error { _, e := c.sr.ListVersions(testCtx(t), &pb.ListVersionsRequest{Subject: "nope"}); return e }(),
+		func() error {
+			_, e := c.sr.GetSchema(testCtx(t), &pb.GetSchemaRequest{SchemaId: 1, Version: &missing})
+			return e
+		}(),
+		func() error {
+			_, e := c.sr.GetLatestSchema(testCtx(t), &pb.GetLatestSchemaRequest{Subject: "nope"})
+			return e
+		}(),
+		func() error {
+			_, e := c.sr.ListVersions(testCtx(t), &pb.ListVersionsRequest{Subject: "nope"})
+			return e
+		}(),
 	} {
 		wantCode(t, err, codes.NotFound, "")
 	}
