@@ -13,7 +13,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/danube-connect/danube-connect/plugins/webhook/ingress"
-	"github.com/danube-connect/danube-connect/plugins/webhook/verify"
 )
 
 const (
@@ -488,7 +487,8 @@ func wsiConfigFromParsed(pConf *service.ParsedConfig) (conf wsiConfig, err error
 // pendingRequest is one request waiting for the pipeline.
 type pendingRequest struct {
 	msg    *service.Message
-	result chan error // buffered: the ack never blocks
+	ack    service.AckFunc
+	result chan ingress.Response // buffered: the ack never blocks
 }
 
 type webhookServerInput struct {
@@ -596,10 +596,7 @@ func (w *webhookServerInput) Observe(endpoint string, status int, reason string,
 func (w *webhookServerInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
 	select {
 	case p := <-w.pending:
-		return p.msg, func(_ context.Context, err error) error {
-			p.result <- err
-			return nil
-		}, nil
+		return p.msg, p.ack, nil
 	case <-w.closing:
 		return nil, nil, service.ErrEndOfInput
 	case <-ctx.Done():
@@ -655,6 +652,7 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 	msg := newWebhookMessage(req)
 
 	var dedupKey string
+	release := func() {}
 	if id := w.deliveryID(req, msg); id != "" {
 		dedupKey = req.Endpoint + "\x00" + id
 		if w.dedupSeen(ctx, dedupKey) {
@@ -663,27 +661,46 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 		if !w.claims.TryClaim(dedupKey) {
 			return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "duplicate_in_flight"}
 		}
-		defer w.claims.Release(dedupKey)
+		var once sync.Once
+		release = func() { once.Do(func() { w.claims.Release(dedupKey) }) }
 	}
 
 	msg, store := msg.WithSyncResponseStore()
-	p := &pendingRequest{msg: msg, result: make(chan error, 1)}
+	p := &pendingRequest{msg: msg, result: make(chan ingress.Response, 1)}
+	// The ack decides the outcome even when it comes after the sender was
+	// told 503: a late success is still recorded for de-duplication, and
+	// the claim on the id is held until then so that a retry cannot be
+	// published alongside the original.
+	p.ack = func(_ context.Context, err error) error {
+		res := w.outcome(req, err, store)
+		if dedupKey != "" {
+			if res.Status >= 200 && res.Status <= 299 {
+				w.dedupRecord(context.Background(), dedupKey)
+			}
+			release()
+		}
+		p.result <- res
+		return nil
+	}
 	timer := time.NewTimer(w.conf.timeout)
 	defer timer.Stop()
 
 	select {
 	case w.pending <- p:
 	case <-timer.C:
+		release()
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "pipeline_timeout"}
 	case <-ctx.Done():
+		release()
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "client_gone"}
 	case <-w.closing:
+		release()
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "shutting_down"}
 	}
 
-	var ackErr error
 	select {
-	case ackErr = <-p.result:
+	case res := <-p.result:
+		return res
 	case <-timer.C:
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "ack_timeout"}
 	case <-ctx.Done():
@@ -691,7 +708,10 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 	case <-w.closing:
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "shutting_down"}
 	}
+}
 
+// outcome maps the output's acknowledgement to the sender's response.
+func (w *webhookServerInput) outcome(req *ingress.Request, ackErr error, store *service.SyncResponseStore) ingress.Response {
 	if ackErr != nil {
 		if s := rejectStatus(ackErr); s != 0 {
 			return ingress.Response{Status: s, Reason: "rejected_" + strconv.Itoa(s)}
@@ -699,12 +719,7 @@ func (w *webhookServerInput) deliver(ctx context.Context, rateLimit string, req 
 		w.log.Warnf("Request %v on %v not delivered: %v", req.RequestID, req.Endpoint, ackErr)
 		return ingress.Response{Status: http.StatusServiceUnavailable, Reason: "output_error"}
 	}
-
-	res := w.syncResponse(store)
-	if dedupKey != "" && res.Status >= 200 && res.Status <= 299 {
-		w.dedupRecord(ctx, dedupKey)
-	}
-	return res
+	return w.syncResponse(store)
 }
 
 func (c *wsiConfig) dedupeEnabled() bool {
@@ -742,16 +757,6 @@ func rejectStatus(err error) int {
 		if s := sc.WebhookStatus(); s >= 400 && s <= 499 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
 			return s
 		}
-	}
-	switch {
-	case errors.Is(err, verify.ErrDuplicateHeader), errors.Is(err, verify.ErrMalformedHeader):
-		return http.StatusBadRequest
-	case errors.Is(err, verify.ErrMissingHeader), errors.Is(err, verify.ErrInvalidTimestamp),
-		errors.Is(err, verify.ErrTimestampOutsideTolerance), errors.Is(err, verify.ErrNoSignature),
-		errors.Is(err, verify.ErrSignatureMismatch), errors.Is(err, verify.ErrMissingURL),
-		errors.Is(err, verify.ErrBodyHashMismatch), errors.Is(err, verify.ErrInvalidBody),
-		errors.Is(err, verify.ErrMissingCredential), errors.Is(err, verify.ErrInvalidCredential):
-		return http.StatusUnauthorized
 	}
 	return 0
 }

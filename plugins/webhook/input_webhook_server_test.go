@@ -436,3 +436,33 @@ func TestWebhookServerConfigErrors(t *testing.T) {
 	_, err = newWebhookServerInput(c, service.MockResources())
 	require.ErrorContains(t, err, "rate limit resource missing")
 }
+
+// A delivery whose ack comes after the sender got 503 must still count as
+// published: retries meanwhile are refused, later ones are duplicates.
+func TestWebhookServerDedupeLateAck(t *testing.T) {
+	addr := freeAddr(t)
+	unblock := make(chan struct{})
+	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
+webhook_server:
+  address: %s
+  path: /hook
+  timeout: 200ms
+  write_timeout: 5s
+  dedupe:
+    headers: [ Webhook-Id ]
+`, addr), streamOpts{consume: func(m *service.Message) error {
+		<-unblock
+		return nil
+	}})
+	id := http.Header{"Webhook-Id": {"msg_1"}}
+	assert.Equal(t, 503, send(t, "POST", "http://"+addr+"/hook", "text/plain", "a", id).status)
+	r := send(t, "POST", "http://"+addr+"/hook", "text/plain", "a", id)
+	assert.Equal(t, 503, r.status, "the first copy is still in flight")
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+	close(unblock)
+	require.Eventually(t, func() bool { return pub.count() == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return send(t, "POST", "http://"+addr+"/hook", "text/plain", "a", id).status == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, pub.count(), "published exactly once")
+}
