@@ -112,6 +112,13 @@ func (l *Ledger) Observe(version int64, o Offsets) (pendingDuplicates Offsets) {
 	return l.pending.Intersect(o)
 }
 
+// CommittedOf returns the offsets of o that are committed.
+func (l *Ledger) CommittedOf(o Offsets) Offsets {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.committed.Intersect(o)
+}
+
 // Version is the highest table version observed, -1 before any.
 func (l *Ledger) Version() int64 {
 	l.mu.RLock()

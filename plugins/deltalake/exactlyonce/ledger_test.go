@@ -152,6 +152,7 @@ func TestLedgerObserveWinner(t *testing.T) {
 	l.Release(dups) // no-op for offsets already committed
 	assert.Equal(t, StatusCommitted, l.Status(topicA, 2))
 	assert.Equal(t, StatusCommitted, l.Status(topicA, 50))
+	assert.Equal(t, "[2 50]", l.CommittedOf(offsetsOf(topicA, 2, 4, 50))[topicA].String())
 	assert.Equal(t, "[1-3 50]", l.Committed()[topicA].String())
 	assert.Empty(t, l.Pending())
 	assert.Equal(t, 2, l.Ranges())

@@ -1,0 +1,342 @@
+// Command delta benchmarks the delta_lake output (issue 3, "make bench").
+//
+// On the same JSON-lines file of ~300-byte nested events (generated once,
+// cached under ~/.cache/danube-connect/bench/), it runs:
+//
+//	(a) danube-connect: file input (one event per message) -> delta_lake output
+//	(b) danube-connect: the same pipeline into the drop output (framework ceiling)
+//	(c) pyarrow.json.read_json + deltalake.write_deltalake via $DC_PYTHON (reference)
+//
+// and prints MB/s, rows/s, the ratios of (a) to (b) and (c), p50/p99 commit
+// latency of (a) (from the output's per-commit debug log) and the peak RSS of
+// each process. Every scenario is a separate process, so RSS is its own.
+//
+//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+type result struct {
+	name      string
+	seconds   float64
+	rows      int64
+	bytes     int64
+	maxRSS    int64 // bytes
+	latencies []float64
+	note      string
+}
+
+func main() {
+	sizeFlag := flag.String("size", "1GiB", "size of the generated JSON-lines input")
+	scenarios := flag.String("scenarios", "a,b,c", "scenarios to run: a (delta_lake), b (drop), c (delta-rs)")
+	flushPeriod := flag.String("flush-period", "1s", "delta_lake flush_period")
+	keep := flag.Bool("keep", false, "keep the written tables")
+	flag.Parse()
+
+	size, err := humanize.ParseBytes(*sizeFlag)
+	must(err, "parsing -size")
+	cache := cacheDir()
+	dataPath := filepath.Join(cache, "bench", fmt.Sprintf("events-%d.jsonl", size))
+	rows, err := ensureData(dataPath, int64(size))
+	must(err, "generating data")
+	fi, err := os.Stat(dataPath)
+	must(err, "stat data")
+	fmt.Printf("input: %s, %s, %d events (%.0f B/event), GOMAXPROCS=%d\n",
+		dataPath, humanize.IBytes(uint64(fi.Size())), rows, float64(fi.Size())/float64(rows), runtime.GOMAXPROCS(0))
+
+	work, err := os.MkdirTemp("", "delta-bench")
+	must(err, "temp dir")
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	bin := filepath.Join(work, "danube-connect")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/danube-connect")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	must(build.Run(), "building danube-connect (run from the repository root)")
+
+	var results []result
+	want := map[string]bool{}
+	for _, s := range strings.Split(*scenarios, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	if want["a"] {
+		results = append(results, runPipeline(bin, work, "a delta_lake", dataPath, rows, fi.Size(), fmt.Sprintf(`
+  delta_lake:
+    path: %s
+    flush_period: %s
+    max_in_flight: 64
+    batching:
+      count: 2000
+      period: 50ms
+`, filepath.Join(work, "table-a"), *flushPeriod)))
+	}
+	if want["b"] {
+		results = append(results, runPipeline(bin, work, "b drop", dataPath, rows, fi.Size(), `
+  drop: {}
+  processors: []
+`))
+	}
+	if want["c"] {
+		results = append(results, runDeltaRS(work, dataPath, rows, fi.Size()))
+	}
+	report(results)
+}
+
+func cacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "danube-connect")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "danube-connect")
+}
+
+func must(err error, what string) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		os.Exit(1)
+	}
+}
+
+// ensureData writes (once) a deterministic JSON-lines file of at least size
+// bytes and returns its number of lines.
+func ensureData(path string, size int64) (int64, error) {
+	countPath := path + ".count"
+	if b, err := os.ReadFile(countPath); err == nil {
+		var n int64
+		if _, err := fmt.Sscan(string(b), &n); err == nil && n > 0 {
+			if _, err := os.Stat(path); err == nil {
+				return n, nil
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	gen := newEventGen(42)
+	var written, n int64
+	for written < size {
+		line := gen.next()
+		written += int64(len(line))
+		n++
+		if _, err := w.Write(line); err != nil {
+			f.Close()
+			return 0, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return n, os.WriteFile(countPath, []byte(fmt.Sprint(n)), 0o644)
+}
+
+// eventGen produces web-request events of about 300 bytes with nested
+// objects and a list, like an access log.
+type eventGen struct {
+	rng *rand.Rand
+	id  int64
+	ts  time.Time
+	buf []byte
+}
+
+func newEventGen(seed uint64) *eventGen {
+	return &eventGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ts: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+var (
+	methods   = []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	paths     = []string{"/api/v1/orders", "/api/v1/users", "/api/v1/products/search", "/health", "/api/v2/cart/items", "/static/app.js"}
+	countries = []string{"FR", "DE", "US", "JP", "BR", "IN", "GB", "ES"}
+	agents    = []string{"Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2)", "okhttp/4.12.0"}
+	tagSet    = []string{"beta", "mobile", "cached", "retry", "internal", "gzip"}
+)
+
+func (g *eventGen) next() []byte {
+	g.id++
+	g.ts = g.ts.Add(time.Duration(g.rng.IntN(2000)) * time.Microsecond)
+	r := g.rng
+	b := g.buf[:0]
+	b = fmt.Appendf(b, `{"id":%d,"timestamp":"%s","user":{"id":%d,"name":"user-%05d","country":"%s","premium":%t},`,
+		g.id, g.ts.Format("2006-01-02T15:04:05.000000Z"), r.IntN(1_000_000), r.IntN(100_000),
+		countries[r.IntN(len(countries))], r.IntN(5) == 0)
+	b = fmt.Appendf(b, `"request":{"method":"%s","path":"%s","status":%d,"latency_ms":%.3f,"bytes":%d,"user_agent":"%s"},`,
+		methods[r.IntN(len(methods))], paths[r.IntN(len(paths))], []int{200, 200, 200, 201, 204, 304, 404, 500}[r.IntN(8)],
+		r.Float64()*250, r.IntN(200_000), agents[r.IntN(len(agents))])
+	nt := r.IntN(3)
+	b = append(b, `"tags":[`...)
+	for i := 0; i < nt; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `"%s"`, tagSet[r.IntN(len(tagSet))])
+	}
+	b = fmt.Appendf(b, `],"session":"%016x%016x"}`+"\n", r.Uint64(), r.Uint64())
+	g.buf = b
+	return b
+}
+
+func runPipeline(bin, work, name, data string, rows, size int64, output string) result {
+	cfg := fmt.Sprintf(`
+http:
+  enabled: false
+logger:
+  level: debug
+  format: json
+input:
+  file:
+    paths: [ %s ]
+    scanner:
+      lines:
+        max_buffer_size: 1048576
+output:
+%s
+shutdown_timeout: 60s
+`, data, output)
+	cfgPath := filepath.Join(work, strings.Fields(name)[0]+".yaml")
+	must(os.WriteFile(cfgPath, []byte(cfg), 0o644), "writing config")
+	cmd := exec.Command(bin, "run", cfgPath)
+	var logs bytes.Buffer
+	cmd.Stdout = &logs
+	cmd.Stderr = &logs
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start).Seconds()
+	res := result{name: name, seconds: elapsed, rows: rows, bytes: size}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxRSS = ru.Maxrss * 1024
+	}
+	if err != nil {
+		res.note = fmt.Sprintf("failed: %v; last log lines:\n%s", err, tail(logs.String(), 20))
+	}
+	res.latencies, res.rows = parseCommitLog(logs.String(), rows)
+	if strings.Contains(name, "drop") {
+		res.rows = rows
+	} else if res.rows != rows && res.note == "" {
+		res.note = fmt.Sprintf("committed %d of %d rows", res.rows, rows)
+	}
+	return res
+}
+
+// parseCommitLog collects the latency_ms and rows of the output's
+// "committed" debug lines.
+func parseCommitLog(logs string, fallbackRows int64) ([]float64, int64) {
+	var lat []float64
+	var rows int64
+	seen := false
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `"delta_lake_commit"`) {
+			continue
+		}
+		var rec struct {
+			LatencyMS float64 `json:"latency_ms"`
+			Rows      int64   `json:"rows"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			lat = append(lat, rec.LatencyMS)
+			rows += rec.Rows
+			seen = true
+		}
+	}
+	if !seen {
+		return nil, fallbackRows
+	}
+	return lat, rows
+}
+
+func runDeltaRS(work, data string, rows, size int64) result {
+	res := result{name: "c delta-rs write_deltalake", rows: rows, bytes: size}
+	py := os.Getenv("DC_PYTHON")
+	if py == "" {
+		res.note = "DC_PYTHON is not set: run `make services` (resources/scripts/services.sh up) and source ~/.cache/danube-connect/services.env"
+		return res
+	}
+	cmd := exec.Command(py, "resources/scripts/delta/deltacheck.py", "bench-write", data, filepath.Join(work, "table-c"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	res.seconds = time.Since(start).Seconds()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxRSS = ru.Maxrss * 1024
+	}
+	if err != nil {
+		res.note = fmt.Sprintf("failed: %v: %s", err, tail(errb.String(), 10))
+	}
+	return res
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+func report(results []result) {
+	fmt.Printf("\n%-28s %9s %9s %12s %10s %s\n", "scenario", "seconds", "MB/s", "rows/s", "peak RSS", "notes")
+	byName := map[byte]result{}
+	for _, r := range results {
+		byName[r.name[0]] = r
+		mbs, rps := 0.0, 0.0
+		if r.seconds > 0 {
+			mbs = float64(r.bytes) / 1e6 / r.seconds
+			rps = float64(r.rows) / r.seconds
+		}
+		note := r.note
+		if len(r.latencies) > 0 {
+			note = fmt.Sprintf("%d commits, commit latency p50 %.1f ms p99 %.1f ms %s", len(r.latencies),
+				percentile(r.latencies, 0.5), percentile(r.latencies, 0.99), note)
+		}
+		fmt.Printf("%-28s %9.2f %9.1f %12.0f %10s %s\n", r.name, r.seconds, mbs, rps, humanize.IBytes(uint64(r.maxRSS)), note)
+	}
+	a, okA := byName['a']
+	for _, other := range []byte{'b', 'c'} {
+		o, ok := byName[other]
+		if okA && ok && a.seconds > 0 && o.seconds > 0 && o.note == "" {
+			fmt.Printf("ratio a/%c (throughput): %.2f\n", other, o.seconds/a.seconds)
+		}
+	}
+	if okA {
+		fmt.Println("targets: a/b >= 0.70, steady-state RSS < 200 MiB, p50 commit latency < 100 ms (flush_period 1s)")
+	}
+}
