@@ -75,7 +75,10 @@ Challenge requests are ordinary signed messages: answer Slack's `+"`url_verifica
 On success:
 
 - webhook_provider: the preset name
-- webhook_id: the delivery id for schemes that send one in a header (GitHub, Shopify, Standard Webhooks/Svix/Clerk, GitLab, Linear, generic with `+"`id_header`"+`)
+- webhook_id: the delivery id where the scheme has one: a header for GitHub (X-GitHub-Delivery), Shopify
+  (X-Shopify-Webhook-Id), Standard Webhooks/Svix/Clerk (webhook-id), GitLab (Idempotency-Key), Linear (Linear-Delivery)
+  and generic (`+"`id_header`"+`); the verified JSON body's top-level `+"`id`"+` for Stripe, `+"`notification_id`"+` for Paddle and
+  `+"`event_id`"+` for Slack Events API callbacks; unset for Twilio and Zoom
 - webhook_verified: `+"`true`"+`
 
 These keys are removed from every message first, so a request cannot pre-set them (with `+"`http_server`"+` a query

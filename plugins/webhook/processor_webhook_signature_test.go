@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/webhook/verify"
 )
 
 const (
@@ -246,4 +249,20 @@ func BenchmarkWebhookSignatureProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The Zoom endpoint.url_validation answer documented in the spec, checked
+// against our own vector (verify.ZoomEncryptedToken).
+func TestWebhookSignatureZoomChallengeRecipe(t *testing.T) {
+	t.Setenv("ZOOM_SECRET", "zoom-secret")
+	exe, err := bloblang.Parse(`root.plainToken = this.payload.plainToken
+root.encryptedToken = this.payload.plainToken.hash("hmac_sha256", env("ZOOM_SECRET")).encode("hex")`)
+	require.NoError(t, err)
+	out, err := exe.Query(map[string]any{"event": "endpoint.url_validation", "payload": map[string]any{"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"plainToken":     "qgg8vlvZRS6UYooatFL8Aw",
+		"encryptedToken": verify.ZoomEncryptedToken("zoom-secret", "qgg8vlvZRS6UYooatFL8Aw"),
+	}, out)
+	assert.Equal(t, "b17f0320a1322a509340a1a835b3d9edbc491f0b0790ed2d20d0604d39dfe922", out.(map[string]any)["encryptedToken"])
 }

@@ -167,7 +167,7 @@ func NewSignatureVerifier(conf SignatureConfig) (*SignatureVerifier, error) {
 	case PresetSlack:
 		s, err = newSingleHMAC(conf.Secrets, hmacScheme{
 			sigHeader: "X-Slack-Signature", prefix: "v0=", hash: sha256.New, size: sha256.Size,
-			encoding: encHex, tsHeader: "X-Slack-Request-Timestamp", tolerance: tol,
+			encoding: encHex, tsHeader: "X-Slack-Request-Timestamp", tolerance: tol, bodyIDField: "event_id",
 			template: []part{{lit: "v0:"}, {kind: partTimestamp}, {lit: ":"}, {kind: partBody}},
 		})
 	case PresetZoom:
@@ -181,10 +181,12 @@ func NewSignatureVerifier(conf SignatureConfig) (*SignatureVerifier, error) {
 	case PresetStripe:
 		s, err = newListHMAC(conf.Secrets, listScheme{
 			header: "Stripe-Signature", itemSep: ",", tsKey: "t", sigKey: "v1", bodySep: ".", tolerance: tol,
+			bodyIDField: "id",
 		})
 	case PresetPaddle:
 		s, err = newListHMAC(conf.Secrets, listScheme{
 			header: "Paddle-Signature", itemSep: ";", tsKey: "ts", sigKey: "h1", bodySep: ":", tolerance: tol,
+			bodyIDField: "notification_id",
 		})
 	case PresetStandardWebhooks, PresetSvix, PresetClerk:
 		s, err = newStandardWebhooks(conf.Secrets, conf.PublicKeys, tol)
@@ -406,6 +408,9 @@ type hmacScheme struct {
 	// bodyTimestampMS names a top-level JSON field holding a millisecond
 	// timestamp inside the signed body (Linear).
 	bodyTimestampMS string
+	// bodyIDField names a top-level JSON string field of the signed body
+	// used as delivery id when no id header is configured.
+	bodyIDField string
 }
 
 var bodyOnly = []part{{kind: partBody}}
@@ -469,6 +474,9 @@ func (s *hmacScheme) verify(req Request, now time.Time) (string, error) {
 			return "", err
 		}
 	}
+	if id == "" && s.bodyIDField != "" {
+		id = bodyStringField(req.Body, s.bodyIDField)
+	}
 	return id, nil
 }
 
@@ -516,6 +524,11 @@ func newGeneric(secrets []string, g GenericConfig, tol time.Duration) (*hmacSche
 	}
 	if s.templateUses(partID) && s.idHeader == "" {
 		return nil, errors.New("generic.id_header is required when signed_template uses {id}")
+	}
+	if s.tsHeader != "" && !s.templateUses(partTimestamp) {
+		// An unsigned timestamp can be replaced by anyone: checking it would
+		// only pretend to protect against replays.
+		return nil, errors.New("generic.timestamp_header needs {timestamp} in signed_template")
 	}
 	return newSingleHMAC(secrets, s)
 }
@@ -567,6 +580,9 @@ type listScheme struct {
 	sigKey    string
 	bodySep   string
 	tolerance time.Duration
+	// bodyIDField names a top-level JSON string field of the signed body
+	// used as delivery id (Stripe event id, Paddle notification id).
+	bodyIDField string
 }
 
 func newListHMAC(secrets []string, s listScheme) (*listScheme, error) {
@@ -623,7 +639,7 @@ func (s *listScheme) verify(req Request, now time.Time) (string, error) {
 	if !macMatches(s.keys, sha256.New, tmpl, signedValues{body: req.Body, timestamp: ts}, sigs) {
 		return "", ErrSignatureMismatch
 	}
-	return "", nil
+	return bodyStringField(req.Body, s.bodyIDField), nil
 }
 
 // ---------------------------------------------------------------------------

@@ -179,7 +179,7 @@ func vectorCases() []vectorCase {
 			req: Request{Body: []byte(paddleBody), Header: hdrs(map[string]string{
 				"Paddle-Signature": "ts=1710929255;h1=6c05ef8fa83c44d751be6d259ec955ce5638e2c54095bf128e408e2fce1589c8",
 			})},
-			now: unix("1710929255").Add(2 * time.Second),
+			now: unix("1710929255").Add(2 * time.Second), wantID: "ntf_01hsdn977e920kbgzt6r6c9rqc",
 		},
 		{
 			name: "stripe (ours), with a v0 and a stale v1 before the good one",
@@ -187,7 +187,7 @@ func vectorCases() []vectorCase {
 			req: Request{Body: []byte(`{"id":"evt_test_webhook","object":"event"}`), Header: hdrs(map[string]string{
 				"Stripe-Signature": "t=1614265330,v0=00,v1=" + strings.Repeat("ab", 32) + ",v1=3c5817089d739023dd6190f70a3757e04f7a2fd8b5dab12c2e000f51970dccff",
 			})},
-			now: unix("1614265330").Add(-299 * time.Second),
+			now: unix("1614265330").Add(-299 * time.Second), wantID: "evt_test_webhook",
 		},
 		{
 			name: "shopify (third-party vector)",
@@ -368,6 +368,7 @@ func TestSignatureConfigErrors(t *testing.T) {
 		{"generic unterminated", SignatureConfig{Preset: PresetGeneric, Secrets: []string{"x"}, Generic: GenericConfig{Header: "X", SignedTemplate: "{body"}}, "unterminated"},
 		{"generic ts without header", SignatureConfig{Preset: PresetGeneric, Secrets: []string{"x"}, Generic: GenericConfig{Header: "X", SignedTemplate: "{timestamp}.{body}"}}, "timestamp_header is required"},
 		{"generic id without header", SignatureConfig{Preset: PresetGeneric, Secrets: []string{"x"}, Generic: GenericConfig{Header: "X", SignedTemplate: "{id}.{body}"}}, "id_header is required"},
+		{"generic unsigned timestamp", SignatureConfig{Preset: PresetGeneric, Secrets: []string{"x"}, Generic: GenericConfig{Header: "X", TimestampHeader: "T"}}, "needs {timestamp}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewSignatureVerifier(tc.conf)
@@ -526,4 +527,22 @@ func TestToleranceOverride(t *testing.T) {
 func TestZoomURLValidationToken(t *testing.T) {
 	assert.Equal(t, "b17f0320a1322a509340a1a835b3d9edbc491f0b0790ed2d20d0604d39dfe922",
 		ZoomEncryptedToken("zoom-secret", "qgg8vlvZRS6UYooatFL8Aw"))
+}
+
+func TestSlackEventID(t *testing.T) {
+	v := mustVerifier(t, SignatureConfig{Preset: PresetSlack, Secrets: []string{"slack"}})
+	now := time.Unix(1700000000, 0)
+	for body, want := range map[string]string{
+		`{"type":"event_callback","event_id":"Ev123"}`: "Ev123",
+		`{"type":"url_verification","challenge":"c"}`:  "",
+		`{"event_id":42}`:                              "",
+		"token=x&event_id=Ev9":                         "",
+	} {
+		res, err := v.Verify(Request{Body: []byte(body), Header: hdrs(map[string]string{
+			"X-Slack-Request-Timestamp": "1700000000",
+			"X-Slack-Signature":         "v0=" + hmacHex("slack", "v0:1700000000:"+body),
+		})}, now)
+		require.NoError(t, err, body)
+		assert.Equal(t, want, res.ID, body)
+	}
 }

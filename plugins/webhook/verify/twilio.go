@@ -149,6 +149,25 @@ func checkBodyTimestampMS(body []byte, field string, now time.Time, tol time.Dur
 	return checkToleranceAt(time.UnixMilli(ms), now, tol)
 }
 
+// bodyStringField returns a top-level string field of a JSON object body,
+// or "" when the body is not such an object or lacks the field. It is only
+// called on bodies whose signature was verified.
+func bodyStringField(body []byte, field string) string {
+	if field == "" || len(body) == 0 || body[0] != '{' {
+		return ""
+	}
+	v, err := fastjson.ParseBytes(body)
+	if err != nil {
+		return ""
+	}
+	f := v.Get(field)
+	if f == nil || f.Type() != fastjson.TypeString {
+		return ""
+	}
+	b, _ := f.StringBytes()
+	return string(b)
+}
+
 // canonical returns the net/textproto canonical form of a header name.
 func canonical(name string) string {
 	if name == "" {
