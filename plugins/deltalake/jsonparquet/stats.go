@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -194,7 +195,8 @@ func (sc *statsCollector) addLeaf(ls *leafStats, arr arrow.Array, n int) {
 	case *array.String:
 		for i := 0; i < n; i++ {
 			if valid(i) {
-				ls.str(a.ValueBytes()[a.ValueOffset(i):a.ValueOffset(i+1)])
+				v := a.Value(i)
+				ls.str(unsafe.Slice(unsafe.StringData(v), len(v)))
 			}
 		}
 	}
