@@ -535,8 +535,8 @@ func TestSlackEventID(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"type":"event_callback","event_id":"Ev123"}`: "Ev123",
 		`{"type":"url_verification","challenge":"c"}`:  "",
-		`{"event_id":42}`:                              "",
-		"token=x&event_id=Ev9":                         "",
+		`{"event_id":42}`:      "",
+		"token=x&event_id=Ev9": "",
 	} {
 		res, err := v.Verify(Request{Body: []byte(body), Header: hdrs(map[string]string{
 			"X-Slack-Request-Timestamp": "1700000000",
