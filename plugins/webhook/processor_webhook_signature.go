@@ -68,7 +68,7 @@ Challenge requests are ordinary signed messages: answer Slack's `+"`url_verifica
 `+"`this.challenge`"+` and Zoom's `+"`endpoint.url_validation`"+` with
 `+"`{\"plainToken\": this.payload.plainToken, \"encryptedToken\": this.payload.plainToken.hash(\"hmac_sha256\", env(\"ZOOM_SECRET\")).encode(\"hex\")}`"+`
 (both after this processor). Replay protection for schemes without a signed timestamp needs de-duplication on
-`+"`webhook_id`"+` (see `+"`webhook_server`"+`'s `+"`dedup`"+`).
+`+"`webhook_id`"+` (see `+"`webhook_server`"+`'s `+"`dedupe`"+`).
 
 == Metadata
 

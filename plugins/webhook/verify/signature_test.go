@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -544,5 +545,20 @@ func TestSlackEventID(t *testing.T) {
 		})}, now)
 		require.NoError(t, err, body)
 		assert.Equal(t, want, res.ID, body)
+	}
+}
+
+func TestTwilioURLVariants(t *testing.T) {
+	for raw, want := range map[string][]string{
+		"https://h.example/p?q=a%20b":          {"https://h.example/p?q=a%20b", "https://h.example:443/p?q=a%20b"},
+		"http://h.example/p":                   {"http://h.example/p", "http://h.example:80/p"},
+		"https://h.example:8443/p?x=1":         {"https://h.example:8443/p?x=1", "https://h.example/p?x=1"},
+		"https://user:pw@h.example/p":          {"https://user:pw@h.example/p", "https://user:pw@h.example:443/p"},
+		"https://[2001:db8::1]:443/p?a=%2Fb+c": {"https://[2001:db8::1]:443/p?a=%2Fb+c", "https://[2001:db8::1]/p?a=%2Fb+c"},
+		"https://h.example":                    {"https://h.example", "https://h.example:443"},
+	} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		assert.Equal(t, want, twilioURLVariants(raw, u), raw)
 	}
 }
