@@ -146,3 +146,29 @@ func TestVerifyMetadataHeaders(t *testing.T) {
 	assert.Equal(t, "", canonicalHeader(""))
 	assert.Equal(t, "X-Api-Key", canonicalHeader("x-api-key"))
 }
+
+// Every documented example of the three processors must lint cleanly as a
+// stream config.
+func TestVerifyProcessorExamplesLint(t *testing.T) {
+	for _, env := range []string{"GITHUB_WEBHOOK_SECRET", "STRIPE_SECRET_NEW", "STRIPE_SECRET_OLD", "HOOK_SECRET", "JWT_SECRET", "ACME_API_KEY", "GLOBEX_API_KEY"} {
+		t.Setenv(env, "x")
+	}
+	n := 0
+	for _, name := range []string{"webhook_signature", "jwt_verify", "api_key"} {
+		view, ok := service.GlobalEnvironment().GetProcessorConfig(name)
+		require.True(t, ok, name)
+		td, err := view.TemplateData()
+		require.NoError(t, err)
+		require.NotEmpty(t, td.Examples, name)
+		for _, ex := range td.Examples {
+			sb := service.NewStreamBuilder()
+			assert.NoError(t, sb.SetYAML(ex.Config), "%s: %s", name, ex.Title)
+			n++
+		}
+	}
+	assert.Equal(t, 6, n)
+
+	// The check can fail: a lint error is reported by SetYAML.
+	bad := "pipeline:\n  processors:\n    - webhook_signature: { preset: generic, secrets: [ s ] }\n"
+	assert.ErrorContains(t, service.NewStreamBuilder().SetYAML(bad), "generic.header is required")
+}
