@@ -284,7 +284,11 @@ func (p *jwtVerifyProcessor) Process(ctx context.Context, msg *service.Message) 
 		}
 	}
 	p.mRejected.Incr(1)
-	p.log.Debugf("Rejected token: %v", err)
+	if errors.Is(err, verify.ErrJWKSUnavailable) {
+		p.log.Warnf("Rejected token: no key set from %s: %v", jvpFieldJWKSURL, p.verifier.JWKS().LastError())
+	} else {
+		p.log.Debugf("Rejected token: %v", err)
+	}
 	return nil, vcReject(fmt.Errorf("jwt: %w", err))
 }
 

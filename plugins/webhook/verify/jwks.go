@@ -63,6 +63,7 @@ type JWKSCache struct {
 	lastAttempt time.Time  // guarded by fetchMu
 
 	fetches atomic.Int64
+	lastErr atomic.Pointer[error]
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -117,6 +118,15 @@ func NewJWKSCache(conf JWKSConfig) (*JWKSCache, error) {
 
 // Fetches returns how many fetches were attempted (for tests and metrics).
 func (c *JWKSCache) Fetches() int64 { return c.fetches.Load() }
+
+// LastError returns the error of the most recent fetch, nil after a
+// successful one (for logging why a key set is unavailable).
+func (c *JWKSCache) LastError() error {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Close stops background refreshes and waits for them. It is idempotent.
 func (c *JWKSCache) Close() {
@@ -187,8 +197,10 @@ func (c *JWKSCache) refresh(ctx context.Context) error {
 	c.fetches.Add(1)
 	set, err := c.fetch(ctx)
 	if err != nil {
+		c.lastErr.Store(&err)
 		return err
 	}
+	c.lastErr.Store(nil)
 	set.fetchedAt = now
 	c.set.Store(set)
 	return nil

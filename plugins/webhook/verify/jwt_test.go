@@ -358,6 +358,7 @@ func TestJWKSUnavailable(t *testing.T) {
 	tok := sign(t, jwt.SigningMethodRS256, k1, "k1", validClaims())
 	_, err = v.Verify(context.Background(), tok)
 	require.ErrorIs(t, err, ErrJWKSUnavailable)
+	require.ErrorContains(t, v.JWKS().LastError(), "status 503")
 	_, err = v.Verify(context.Background(), tok)
 	require.ErrorIs(t, err, ErrJWKSUnavailable)
 	assert.Equal(t, int64(1), srv.hits.Load())
@@ -365,6 +366,7 @@ func TestJWKSUnavailable(t *testing.T) {
 	clock.Advance(31 * time.Second)
 	_, err = v.Verify(context.Background(), tok)
 	require.NoError(t, err)
+	require.NoError(t, v.JWKS().LastError())
 }
 
 func TestJWKSLimits(t *testing.T) {
