@@ -158,7 +158,6 @@ func NewFileWriter(w io.Writer, schema *arrow.Schema, opts WriterOptions) (*File
 		pqarrow.WithAllocator(o.Allocator),
 		pqarrow.WithCoerceTimestamps(arrow.Microsecond),
 		pqarrow.WithTruncatedTimestamps(true),
-		pqarrow.WithStoreSchema(),
 	)
 	pw, err := pqarrow.NewFileWriter(schema, cw, writerProperties(o), arrProps)
 	if err != nil {

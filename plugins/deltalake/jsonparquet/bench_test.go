@@ -1,0 +1,181 @@
+package jsonparquet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// webSchema is a web request log event: ~300 bytes of JSON with a nested
+// struct and a list.
+func webSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "request_id", Type: arrow.BinaryTypes.String},
+		{Name: "ts", Type: tsUTC},
+		{Name: "method", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "path", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "status", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "latency_ms", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "bytes", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "cached", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "client", Type: arrow.StructOf(
+			arrow.Field{Name: "ip", Type: arrow.BinaryTypes.String, Nullable: true},
+			arrow.Field{Name: "country", Type: arrow.BinaryTypes.String, Nullable: true},
+			arrow.Field{Name: "user_agent", Type: arrow.BinaryTypes.String, Nullable: true},
+			arrow.Field{Name: "user_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		), Nullable: true},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	}, nil)
+}
+
+var (
+	benchMethods   = []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	benchCountries = []string{"CH", "DE", "US", "FR", "JP", "BR", "IN"}
+	benchAgents    = []string{"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "curl/8.5.0", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"}
+	benchTags      = []string{"api", "web", "beta", "mobile", "internal"}
+)
+
+func webEvents(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]byte, n)
+	for i := range rows {
+		tags := `"` + benchTags[rng.IntN(len(benchTags))] + `"`
+		if rng.IntN(2) == 0 {
+			tags += `,"` + benchTags[rng.IntN(len(benchTags))] + `"`
+		}
+		rows[i] = fmt.Appendf(nil, `{"request_id":"%016x%016x","ts":"2026-11-28T13:%02d:%02d.%06dZ","method":"%s","path":"/api/v1/items/%d","status":%d,"latency_ms":%.3f,"bytes":%d,"cached":%t,"client":{"ip":"10.%d.%d.%d","country":"%s","user_agent":"%s","user_id":%d},"tags":[%s]}`,
+			rng.Uint64(), rng.Uint64(), rng.IntN(60), rng.IntN(60), rng.IntN(1000000),
+			benchMethods[rng.IntN(len(benchMethods))], rng.IntN(100000), []int{200, 200, 200, 201, 304, 404, 500}[rng.IntN(7)],
+			rng.Float64()*250, rng.IntN(1<<20), rng.IntN(2) == 0,
+			rng.IntN(256), rng.IntN(256), rng.IntN(256), benchCountries[rng.IntN(len(benchCountries))],
+			benchAgents[rng.IntN(len(benchAgents))], rng.IntN(1000000), tags)
+	}
+	return rows
+}
+
+func avgLen(rows [][]byte) int64 {
+	total := 0
+	for _, r := range rows {
+		total += len(r)
+	}
+	return int64(total / len(rows))
+}
+
+const benchBatch = 8192
+
+// BenchmarkDecode measures JSON -> Arrow per row (op = one ~300-byte row).
+func BenchmarkDecode(b *testing.B) {
+	rows := webEvents(benchBatch)
+	b.Run("jsonparquet", func(b *testing.B) {
+		d, err := NewDecoder(webSchema(), DecoderOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := d.NewBuffer(nil)
+		defer buf.Release()
+		b.SetBytes(avgLen(rows))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r, err := d.Decode(rows[i%benchBatch])
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = buf.Append(r)
+			if buf.Rows() == benchBatch {
+				buf.NewRecord().Release()
+			}
+		}
+	})
+	b.Run("encoding_json_map", func(b *testing.B) {
+		b.SetBytes(avgLen(rows))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			var m map[string]any
+			if err := json.Unmarshal(rows[i%benchBatch], &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("arrow_json_reader", func(b *testing.B) {
+		block := bytes.Join(rows, []byte("\n"))
+		b.SetBytes(avgLen(rows))
+		b.ReportAllocs()
+		b.ResetTimer()
+		done := 0
+		for done < b.N {
+			rdr := array.NewJSONReader(bytes.NewReader(block), webSchema(), array.WithChunk(benchBatch), array.WithAllocator(memory.DefaultAllocator))
+			for rdr.Next() {
+				done += int(rdr.RecordBatch().NumRows())
+			}
+			if err := rdr.Err(); err != nil {
+				b.Fatal(err)
+			}
+			rdr.Release()
+		}
+	})
+}
+
+// BenchmarkDecodeEncode measures JSON -> Arrow -> Parquet (op = one row,
+// MB/s of input JSON), with the default 32 MiB row groups.
+func BenchmarkDecodeEncode(b *testing.B) {
+	rows := webEvents(benchBatch)
+	for _, codec := range []string{CompressionZstd, CompressionSnappy} {
+		b.Run(codec, func(b *testing.B) {
+			d, err := NewDecoder(webSchema(), DecoderOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinks := 0
+			open := func() (Sink, string, error) { sinks++; return discardSink{}, FileName(sinks, codec), nil }
+			pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pw.Close()
+			b.SetBytes(avgLen(rows))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := pw.AppendJSON(rows[i%benchBatch]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := pw.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) Write(p []byte) (int, error) { return io.Discard.Write(p) }
+func (discardSink) Close() error                { return nil }
+func (discardSink) Abort() error                { return nil }
+
+func TestBenchEventsDecode(t *testing.T) {
+	rows := webEvents(100)
+	if l := avgLen(rows); l < 250 || l > 380 {
+		t.Fatalf("benchmark events should be about 300 bytes, got %d", l)
+	}
+	d, err := NewDecoder(webSchema(), DecoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := d.NewBuffer(nil)
+	defer buf.Release()
+	for _, r := range rows {
+		if err := buf.AppendJSON(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
