@@ -23,6 +23,7 @@ const (
 	wsiFieldAllowedMethods      = "allowed_methods"
 	wsiFieldAllowedContentTypes = "allowed_content_types"
 	wsiFieldMaxBodyBytes        = "max_body_bytes"
+	wsiFieldValidateJSON        = "validate_json"
 	wsiFieldTimeout             = "timeout"
 	wsiFieldRateLimit           = "rate_limit"
 	wsiFieldTrustedProxies      = "trusted_proxies"
@@ -80,7 +81,7 @@ Error responses always carry a fixed short JSON body such as `+"`{\"error\":\"un
 | path not served | 404
 | method not in `+"`allowed_methods`"+` | 405 with `+"`Allow`"+`
 | `+"`Content-Type`"+` missing, repeated or not in `+"`allowed_content_types`"+`, or a `+"`Content-Encoding`"+` other than identity | 415
-| unparsable `+"`Content-Type`"+`, unreadable or truncated body | 400
+| unparsable `+"`Content-Type`"+`, unreadable or truncated body, JSON body that is not valid UTF-8 JSON (with `+"`validate_json`"+`) | 400
 | body over `+"`max_body_bytes`"+` (announced or streamed) | 413
 | body not received within `+"`read_timeout`"+` | 408
 | headers over `+"`max_header_bytes`"+` | 431
@@ -161,6 +162,9 @@ Each request header is stored under its canonical name as Go's `+"`http.Canonica
 			service.NewIntField(wsiFieldMaxBodyBytes).
 				Description("The largest accepted body; larger ones get 413, whether announced by Content-Length or streamed.").
 				Default(ingress.DefaultMaxBodyBytes),
+			service.NewBoolField(wsiFieldValidateJSON).
+				Description("Reject JSON bodies (`application/json`, `*/*+json`) that are not valid UTF-8 JSON with 400 before they reach the pipeline (encoding/json alone accepts invalid UTF-8). The raw bytes are still passed on unchanged. Off by default because some senders label non-JSON bodies as JSON.").
+				Default(false),
 			service.NewDurationField(wsiFieldTimeout).
 				Description("How long a request may wait for the pipeline to take it and the output to acknowledge it before the sender gets 503.").
 				Default("5s"),
@@ -245,7 +249,7 @@ pipeline:
         secrets: [ "${GITHUB_WEBHOOK_SECRET}" ]
 output:
   danube:
-    url: danube://localhost:6650
+    url: http://127.0.0.1:6650
     topic: /default/github
 `).
 		Example("Mapping failures to statuses", "Without strict mode: a failed signature ends as 401, a schema failure as 422, and nothing is published.", `
@@ -269,7 +273,7 @@ pipeline:
         - mapping: root = deleted()
 output:
   danube:
-    url: danube://localhost:6650
+    url: http://127.0.0.1:6650
     topic: /default/orders
 `)
 }
@@ -359,6 +363,9 @@ func wsiConfigFromParsed(pConf *service.ParsedConfig) (conf wsiConfig, err error
 		return
 	}
 	base.ingress.MaxBodyBytes = int64(maxBody)
+	if base.ingress.ValidateJSON, err = pConf.FieldBool(wsiFieldValidateJSON); err != nil {
+		return
+	}
 	if base.rateLimit, err = pConf.FieldString(wsiFieldRateLimit); err != nil {
 		return
 	}

@@ -3,6 +3,7 @@ package ingress
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -44,6 +46,10 @@ type EndpointConfig struct {
 	// PublicURL, when set, replaces scheme and host of the reconstructed
 	// request URL (what signature schemes such as Twilio's sign).
 	PublicURL string
+	// ValidateJSON rejects JSON bodies (application/json, */*+json) that are
+	// not valid UTF-8 JSON with 400. encoding/json alone would accept
+	// invalid UTF-8, so both are checked.
+	ValidateJSON bool
 }
 
 // Request is a webhook delivery that passed the HTTP-level checks.
@@ -207,6 +213,15 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request, start time.Time
 		}
 	}
 
+	if e.conf.ValidateJSON && isJSONMediaType(mediaType) {
+		if !utf8.Valid(body) {
+			return e.reject(w, http.StatusBadRequest, "invalid_utf8")
+		}
+		if !json.Valid(body) {
+			return e.reject(w, http.StatusBadRequest, "malformed_json")
+		}
+	}
+
 	req := &Request{
 		Endpoint:    e.conf.Name,
 		Method:      r.Method,
@@ -223,6 +238,10 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request, start time.Time
 	res := e.deliver(r.Context(), req)
 	WriteResponse(w, res)
 	return res.Status, res.Reason, len(body)
+}
+
+func isJSONMediaType(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 func (e *endpoint) reject(w http.ResponseWriter, status int, reason string) (int, string, int) {

@@ -376,3 +376,23 @@ func TestMemoryDedup(t *testing.T) {
 	c.Release("x")
 	assert.True(t, c.TryClaim("x"))
 }
+
+func TestEndpointValidateJSON(t *testing.T) {
+	base, rec, _ := startEndpoint(t, DefaultServerConfig(), EndpointConfig{
+		Path: "/hook", ValidateJSON: true,
+		AllowedContentTypes: []string{"application/json", "application/cloudevents+json", "text/plain"},
+	})
+	for _, tc := range []struct {
+		ct, body string
+		status   int
+	}{
+		{"application/json", `{"a":1}`, 200},
+		{"application/json", "{\"a\":\"\xff\xfe\"}", 400},
+		{"application/json", `{"a":`, 400},
+		{"application/cloudevents+json", `[1,`, 400},
+		{"text/plain", `{"a":`, 200},
+	} {
+		assert.Equal(t, tc.status, post(t, base+"/hook", tc.ct, []byte(tc.body), nil).StatusCode, tc.ct+" "+tc.body)
+	}
+	assert.Equal(t, 2, rec.count())
+}
