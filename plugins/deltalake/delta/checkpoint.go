@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -35,11 +36,12 @@ var ErrCheckpointSkipped = errors.New("checkpoint skipped")
 // delta-rs's: any root name, optional columns, int32 or int64 versions) and
 // calls fn for every action row.
 func readCheckpoint(ctx context.Context, store objstore.Store, key string, fn func(*Action) error) error {
-	data, err := store.Get(ctx, key)
+	src, closeSrc, err := openRandomAccess(ctx, store, key)
 	if err != nil {
 		return err
 	}
-	pr, err := file.NewParquetReader(bytes.NewReader(data))
+	defer closeSrc()
+	pr, err := file.NewParquetReader(src)
 	if err != nil {
 		return fmt.Errorf("opening parquet: %w", err)
 	}
@@ -317,6 +319,25 @@ func strList(a arrow.Array, i int) []string {
 		out = append(out, str(vals, int(j)))
 	}
 	return out
+}
+
+// openRandomAccess returns a random-access reader over an object: the
+// store's own stream when it supports ReadAt+Seek (local files, so a large
+// checkpoint is not copied into memory), else the whole object in memory.
+func openRandomAccess(ctx context.Context, store objstore.Store, key string) (parquet.ReaderAtSeeker, func(), error) {
+	rc, err := store.Open(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ras, ok := rc.(parquet.ReaderAtSeeker); ok {
+		return ras, func() { _ = rc.Close() }, nil
+	}
+	data, err := io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return bytes.NewReader(data), func() {}, nil
 }
 
 // ---- writing ----

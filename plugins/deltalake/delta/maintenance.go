@@ -1,7 +1,6 @@
 package delta
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -225,11 +225,13 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 			skipped = append(skipped, f.Path)
 			continue
 		}
-		data, err := t.store.Get(ctx, key)
+		src, closeSrc, err := openRandomAccess(ctx, t.store, key)
 		if err != nil {
 			return nil, skipped, fmt.Errorf("optimizing: reading %s: %w", key, err)
 		}
-		if err := checkProjectable(data, schema); err != nil {
+		err = checkProjectable(src, schema)
+		closeSrc()
+		if err != nil {
 			skipped = append(skipped, f.Path)
 			continue
 		}
@@ -277,11 +279,11 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	}
 	for _, in := range inputs {
 		inKey, _ := in.DecodedPath()
-		data, err := t.store.Get(ctx, inKey)
+		src, closeSrc, err := openRandomAccess(ctx, t.store, inKey)
 		if err != nil {
 			return fail(fmt.Errorf("reading %s: %w", inKey, err))
 		}
-		err = readProjected(ctx, data, schema, func(rec arrow.RecordBatch) error {
+		err = readProjected(ctx, src, schema, func(rec arrow.RecordBatch) error {
 			pending = append(pending, rec)
 			pendingRows += rec.NumRows()
 			if pendingRows >= optimizeRowGroupRows {
@@ -289,6 +291,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 			}
 			return nil
 		})
+		closeSrc()
 		if err != nil {
 			return fail(fmt.Errorf("reading %s: %w", in.Path, err))
 		}
@@ -310,8 +313,8 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	}, skipped, nil
 }
 
-func openParquet(data []byte) (*file.Reader, *pqarrow.FileReader, error) {
-	pr, err := file.NewParquetReader(bytes.NewReader(data))
+func openParquet(src parquet.ReaderAtSeeker) (*file.Reader, *pqarrow.FileReader, error) {
+	pr, err := file.NewParquetReader(src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -323,8 +326,8 @@ func openParquet(data []byte) (*file.Reader, *pqarrow.FileReader, error) {
 	return pr, fr, nil
 }
 
-func checkProjectable(data []byte, target *arrow.Schema) error {
-	pr, fr, err := openParquet(data)
+func checkProjectable(src parquet.ReaderAtSeeker, target *arrow.Schema) error {
+	pr, fr, err := openParquet(src)
 	if err != nil {
 		return err
 	}
@@ -365,8 +368,8 @@ func projectable(from, to arrow.DataType) bool {
 // readProjected streams a Parquet file as record batches shaped like target:
 // missing columns (and missing nested struct fields) become nulls, extra
 // columns are dropped.
-func readProjected(ctx context.Context, data []byte, target *arrow.Schema, fn func(arrow.RecordBatch) error) error {
-	pr, fr, err := openParquet(data)
+func readProjected(ctx context.Context, src parquet.ReaderAtSeeker, target *arrow.Schema, fn func(arrow.RecordBatch) error) error {
+	pr, fr, err := openParquet(src)
 	if err != nil {
 		return err
 	}

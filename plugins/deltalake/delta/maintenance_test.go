@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
 )
 
-// hookStore calls onGet (once armed) before serving a Get, to interleave
+// hookStore calls onGet (once armed) before serving a Get or Open, to interleave
 // another writer's commit with an operation in progress.
 type hookStore struct {
 	*memStore
@@ -26,7 +27,7 @@ type hookStore struct {
 	onGet func(key string)
 }
 
-func (h *hookStore) Get(ctx context.Context, key string) ([]byte, error) {
+func (h *hookStore) fire(key string) {
 	h.mu.Lock()
 	fn := h.onGet
 	h.onGet = nil
@@ -34,7 +35,16 @@ func (h *hookStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if fn != nil {
 		fn(key)
 	}
+}
+
+func (h *hookStore) Get(ctx context.Context, key string) ([]byte, error) {
+	h.fire(key)
 	return h.memStore.Get(ctx, key)
+}
+
+func (h *hookStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	h.fire(key)
+	return h.memStore.Open(ctx, key)
 }
 
 const optSchema = `{"type":"struct","fields":[
@@ -104,7 +114,7 @@ func readTable(t *testing.T, store *memStore, snap *Snapshot) map[string]*rowSum
 		if out[day] == nil {
 			out[day] = &rowSummary{}
 		}
-		err = readProjected(context.Background(), data, schema, func(rec arrow.RecordBatch) error {
+		err = readProjected(context.Background(), bytes.NewReader(data), schema, func(rec arrow.RecordBatch) error {
 			defer rec.Release()
 			ids := rec.Column(0).(*array.Int64)
 			user := rec.Column(1).(*array.Struct)

@@ -198,6 +198,21 @@ func TestTwoProcessWriters(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, int64(perWriter), txn.Version)
 	}
+
+	// Checkpoint on local disk (read back through the file, not memory).
+	require.NoError(t, writeCheckpointDefault(ctx, store, snap))
+	for v := int64(0); v <= total; v++ {
+		require.NoError(t, store.Delete(ctx, CommitKey(v)))
+	}
+	again, err := Load(ctx, store)
+	require.NoError(t, err)
+	snapshotsEqual(t, snap, again)
+}
+
+// writeCheckpointDefault writes a checkpoint of s with default options.
+func writeCheckpointDefault(ctx context.Context, store objstore.Store, s *Snapshot) error {
+	_, err := WriteCheckpoint(ctx, store, s, CheckpointOptions{})
+	return err
 }
 
 func childWriter(t *testing.T, spec string) {

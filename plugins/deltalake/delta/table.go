@@ -196,13 +196,13 @@ func create(ctx context.Context, store objstore.Store, c CreateOptions, opts Tab
 		return nil, false, fmt.Errorf("creating table: %w", err)
 	}
 	partJSON, _ := json.Marshal(parts)
-	rv := int64(-1)
 	blind := false
 	actions := []Action{
+		// No readVersion: there is none, and delta-rs rejects -1 (it parses an unsigned integer).
 		{CommitInfo: &CommitInfo{
 			Timestamp: now, Operation: "CREATE TABLE",
 			OperationParameters: map[string]any{"mode": "ErrorIfExists", "partitionBy": string(partJSON), "location": store.URL()},
-			ReadVersion:         &rv, IsBlindAppend: &blind, EngineInfo: opts.EngineInfo, TxnID: uuid.NewString(),
+			IsBlindAppend:       &blind, EngineInfo: opts.EngineInfo, TxnID: uuid.NewString(),
 		}},
 		{Protocol: &proto},
 		{Metadata: md},
