@@ -2,6 +2,7 @@ package jsonparquet
 
 import (
 	"errors"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -108,6 +109,22 @@ func (b *Buffer) NewRecord() arrow.RecordBatch {
 	rec := b.rb.NewRecordBatch()
 	b.rows, b.bytes = 0, 0
 	return rec
+}
+
+// Flush writes the buffered rows into one complete Parquet file on w (one
+// row group) and empties the buffer. For large files use PartitionWriter,
+// which streams row groups instead.
+func (b *Buffer) Flush(w io.Writer, opts WriterOptions) (DataFile, error) {
+	fw, err := NewFileWriter(w, b.Schema(), opts)
+	if err != nil {
+		return DataFile{}, err
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	if err := fw.Write(rec); err != nil {
+		return DataFile{}, err
+	}
+	return fw.Close()
 }
 
 // Release frees the builders.

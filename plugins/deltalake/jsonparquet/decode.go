@@ -414,7 +414,7 @@ func (d *Decoder) primitive(n *node, v *fastjson.Value) (cell, error) {
 		switch t {
 		case fastjson.TypeString:
 			s, _ := v.StringBytes()
-			ts, err := parseTimestamp(s, n.tsUnit)
+			ts, err := parseTimestamp(s, n.tsUnit, n.naive)
 			if err != nil {
 				return cell{}, &FieldError{Path: n.path, Kind: ErrInvalidValue, Detail: fmt.Sprintf("bad timestamp %q: %v", s, err)}
 			}

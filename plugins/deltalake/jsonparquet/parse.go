@@ -275,9 +275,10 @@ var unitPerSecond = [...]int64{arrow.Second: 1, arrow.Millisecond: 1e3, arrow.Mi
 
 // parseTimestamp parses RFC 3339 ("2024-01-02T15:04:05.123456789+02:00",
 // 'T' may also be 't' or ' ') into unit since the epoch, UTC. Fractions
-// finer than unit are truncated towards negative infinity.
-func parseTimestamp(s []byte, unit arrow.TimeUnit) (int64, error) {
-	if len(s) < 20 {
+// finer than unit are truncated towards negative infinity. With naive
+// (timestamp_ntz columns) the zone designator may be left out.
+func parseTimestamp(s []byte, unit arrow.TimeUnit, naive bool) (int64, error) {
+	if len(s) < 19 {
 		return 0, errBadTime
 	}
 	days, ok := parseYMD(s)
@@ -295,7 +296,7 @@ func parseTimestamp(s []byte, unit arrow.TimeUnit) (int64, error) {
 	}
 	i := 19
 	var fracNanos int64
-	if s[i] == '.' || s[i] == ',' {
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
 		i++
 		start := i
 		scale := int64(1e8)
@@ -308,27 +309,11 @@ func parseTimestamp(s []byte, unit arrow.TimeUnit) (int64, error) {
 			return 0, errBadTime
 		}
 	}
-	if i >= len(s) {
-		return 0, errBadTime
+	offset, next, err := parseZone(s, i, naive)
+	if err != nil {
+		return 0, err
 	}
-	var offset int64
-	switch s[i] {
-	case 'Z', 'z':
-		i++
-	case '+', '-':
-		oh, ok1 := digitsAt(s, i+1, 2)
-		om, ok2 := digitsAt(s, i+4, 2)
-		if !ok1 || !ok2 || s[i+3] != ':' || oh > 23 || om > 59 {
-			return 0, errBadTime
-		}
-		offset = oh*3600 + om*60
-		if s[i] == '-' {
-			offset = -offset
-		}
-		i += 6
-	default:
-		return 0, errBadTime
-	}
+	i = next
 	if i != len(s) {
 		return 0, errBadTime
 	}
@@ -338,4 +323,31 @@ func parseTimestamp(s []byte, unit arrow.TimeUnit) (int64, error) {
 		return 0, errOverflow
 	}
 	return secs*per + fracNanos/(1e9/per), nil
+}
+
+// parseZone reads the zone designator at s[i:] ("Z", "+hh:mm", "-hh:mm",
+// or nothing when naive), returning its offset in seconds east of UTC.
+func parseZone(s []byte, i int, naive bool) (offset int64, next int, err error) {
+	if i == len(s) {
+		if naive {
+			return 0, i, nil
+		}
+		return 0, i, errBadTime
+	}
+	switch s[i] {
+	case 'Z', 'z':
+		return 0, i + 1, nil
+	case '+', '-':
+		oh, ok1 := digitsAt(s, i+1, 2)
+		om, ok2 := digitsAt(s, i+4, 2)
+		if !ok1 || !ok2 || s[i+3] != ':' || oh > 23 || om > 59 {
+			return 0, i, errBadTime
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		return offset, i + 6, nil
+	}
+	return 0, i, errBadTime
 }

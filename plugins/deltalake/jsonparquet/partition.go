@@ -154,12 +154,16 @@ func appendTimestampMicros(dst []byte, micros int64) []byte {
 	return append(dst, 'Z')
 }
 
-// appendTimestampMillis writes "1970-01-01T00:00:00.123Z", truncating down.
-func appendTimestampMillis(dst []byte, micros int64) []byte {
+// appendTimestampMillis writes "1970-01-01T00:00:00.123Z", truncating
+// down; naive (timestamp_ntz) values get no zone designator.
+func appendTimestampMillis(dst []byte, micros int64, naive bool) []byte {
 	secs := floorDiv(micros, 1e6)
 	dst = appendClock(dst, secs)
 	dst = append(dst, '.')
 	dst = appendPadded(dst, (micros-secs*1e6)/1e3, 3)
+	if naive {
+		return dst
+	}
 	return append(dst, 'Z')
 }
 
@@ -267,7 +271,7 @@ func (d *Decoder) extraCell(n *node, v any) (cell, error) {
 			per := unitPerSecond[n.tsUnit]
 			return cell{i64: x.Unix()*per + int64(x.Nanosecond())/(1e9/per)}, nil
 		case string:
-			ts, err := parseTimestamp([]byte(x), n.tsUnit)
+			ts, err := parseTimestamp([]byte(x), n.tsUnit, n.naive)
 			if err != nil {
 				return cell{}, &FieldError{Path: n.path, Kind: ErrInvalidValue, Detail: fmt.Sprintf("bad timestamp %q: %v", x, err)}
 			}

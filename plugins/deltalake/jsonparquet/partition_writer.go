@@ -54,6 +54,9 @@ func NewPartitionWriter(buf *Buffer, open OpenFunc, opts WriterOptions) (*Partit
 // Append adds a decoded row (see Buffer.Append) and writes a row group or
 // rolls the file when a threshold is reached.
 func (pw *PartitionWriter) Append(r *Row) error {
+	if pw.buf == nil {
+		return errClosed
+	}
 	if pw.err != nil {
 		return pw.err
 	}
@@ -70,6 +73,9 @@ func (pw *PartitionWriter) Append(r *Row) error {
 // AppendJSON decodes and appends one row; decode errors leave the writer
 // untouched.
 func (pw *PartitionWriter) AppendJSON(row []byte, extras ...any) error {
+	if pw.buf == nil {
+		return errClosed
+	}
 	r, err := pw.buf.dec.Decode(row, extras...)
 	if err != nil {
 		return err
@@ -77,8 +83,15 @@ func (pw *PartitionWriter) AppendJSON(row []byte, extras ...any) error {
 	return pw.Append(r)
 }
 
+var errClosed = errors.New("partition writer is closed")
+
 // BufferedBytes is the Arrow data held in memory, not yet in a row group.
-func (pw *PartitionWriter) BufferedBytes() int64 { return pw.buf.BufferedBytes() }
+func (pw *PartitionWriter) BufferedBytes() int64 {
+	if pw.buf == nil {
+		return 0
+	}
+	return pw.buf.BufferedBytes()
+}
 
 // PendingRows is the number of rows appended since the last Flush.
 func (pw *PartitionWriter) PendingRows() int64 { return pw.pending }
@@ -146,6 +159,9 @@ func (pw *PartitionWriter) finishFile() error {
 // The files are durable but not yet committed: the caller adds them to a
 // Delta commit.
 func (pw *PartitionWriter) Flush() ([]DataFile, error) {
+	if pw.buf == nil {
+		return nil, errClosed
+	}
 	if pw.err != nil {
 		return nil, pw.err
 	}
@@ -165,6 +181,9 @@ func (pw *PartitionWriter) Flush() ([]DataFile, error) {
 // files finished since the last Flush: they were uploaded but will never
 // be committed (orphans for VACUUM). The writer is usable again afterwards.
 func (pw *PartitionWriter) Abort() []DataFile {
+	if pw.buf == nil {
+		return nil
+	}
 	if pw.cur != nil {
 		_, _ = pw.cur.Close()
 		_ = pw.curSink.Abort()

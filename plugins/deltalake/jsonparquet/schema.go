@@ -40,6 +40,7 @@ type node struct {
 
 	intMin, intMax int64 // kInt*
 	tsUnit         arrow.TimeUnit
+	naive          bool // timestamp without time zone (timestamp_ntz)
 	prec, scale    int32
 
 	children   []*node        // struct fields; list: [element]; map: [key, value]
@@ -117,7 +118,7 @@ func compileField(f arrow.Field, path string) (*node, error) {
 	case *arrow.BinaryType:
 		n.kind = kBinary
 	case *arrow.TimestampType:
-		n.kind, n.tsUnit = kTimestamp, t.Unit
+		n.kind, n.tsUnit, n.naive = kTimestamp, t.Unit, t.TimeZone == ""
 	case *arrow.Date32Type:
 		n.kind = kDate32
 	case *arrow.Decimal128Type:
@@ -126,6 +127,9 @@ func compileField(f arrow.Field, path string) (*node, error) {
 		}
 		n.kind, n.prec, n.scale = kDecimal128, t.Precision, t.Scale
 	case *arrow.StructType:
+		if t.NumFields() == 0 {
+			return nil, fmt.Errorf("field %s: a struct needs at least one field (Parquet cannot store an empty group)", path)
+		}
 		n.kind = kStruct
 		n.fieldIndex = make(map[string]int, t.NumFields())
 		for i, cf := range t.Fields() {

@@ -384,7 +384,7 @@ func appendLeafValue(buf []byte, ls *leafStats, section string) ([]byte, bool) {
 			v = ls.minI
 		}
 		buf = append(buf, '"')
-		buf = appendTimestampMillis(buf, v)
+		buf = appendTimestampMillis(buf, v, t.TimeZone == "")
 		return append(buf, '"'), true
 	case *arrow.Float32Type, *arrow.Float64Type:
 		v := ls.maxF
