@@ -27,7 +27,7 @@ func TestParseTimestamp(t *testing.T) {
 		{in: "2024-01-01T00:30:00+01:00", unit: arrow.Microsecond, want: us("2023-12-31T23:30:00Z")},
 		{in: "2024-01-01t00:30:00-05:30", unit: arrow.Microsecond, want: us("2024-01-01T06:00:00Z")},
 		{in: "2024-01-01 00:00:00Z", unit: arrow.Microsecond, want: us("2024-01-01T00:00:00Z")},
-		{in: "1969-12-31T23:59:59.9999995Z", unit: arrow.Microsecond, want: -1},    // sub-µs truncated down
+		{in: "1969-12-31T23:59:59.9999995Z", unit: arrow.Microsecond, want: -1},   // sub-µs truncated down
 		{in: "1969-12-31T23:59:59.999999999Z", unit: arrow.Millisecond, want: -1}, // to ms, down
 		{in: "0001-01-01T00:00:00Z", unit: arrow.Microsecond, want: us("0001-01-01T00:00:00Z")},
 		{in: "9999-12-31T23:59:59.999999Z", unit: arrow.Microsecond, want: us("9999-12-31T23:59:59.999999Z")},
