@@ -1,7 +1,6 @@
 package delta
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -264,13 +263,24 @@ func EncodeActions(actions []Action) ([]byte, error) {
 // DecodeActions parses a commit file (newline-delimited JSON). Blank lines are
 // ignored; unknown actions and fields are tolerated.
 func DecodeActions(r io.Reader) ([]Action, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 256*1024*1024)
-	var out []Action
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading actions: %w", err)
+	}
+	return ParseActions(data)
+}
+
+// ParseActions is DecodeActions over bytes already in memory.
+func ParseActions(data []byte) ([]Action, error) {
+	out := make([]Action, 0, bytes.Count(data, []byte{'\n'})+1)
+	for line := 1; len(data) > 0; line++ {
+		var b []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			b, data = data[:i], data[i+1:]
+		} else {
+			b, data = data, nil
+		}
+		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue
 		}
@@ -279,9 +289,6 @@ func DecodeActions(r io.Reader) ([]Action, error) {
 			return nil, fmt.Errorf("decoding action on line %d: %w", line, err)
 		}
 		out = append(out, a)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading actions: %w", err)
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package delta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,7 +263,7 @@ func ReadCommit(ctx context.Context, store objstore.Store, version int64) (*Comm
 	if err != nil {
 		return nil, fmt.Errorf("reading commit %d: %w", version, err)
 	}
-	actions, err := DecodeActions(bytes.NewReader(data))
+	actions, err := ParseActions(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading commit %d: %w", version, err)
 	}
