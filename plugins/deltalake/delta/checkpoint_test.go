@@ -366,3 +366,28 @@ func TestParseInterval(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestDomainMetadataPreservedThroughCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	tbl := testCreate(t, store, nil, TableOptions{CheckpointInterval: -1})
+	require.NoError(t, store.Put(ctx, CommitKey(1), []byte(
+		`{"commitInfo":{"timestamp":1,"operation":"WRITE"}}
+{"domainMetadata":{"domain":"delta.clustering","configuration":"{\"clusteringColumns\":[]}","removed":false}}
+{"domainMetadata":{"domain":"app.x","configuration":"{}","removed":false}}
+`)))
+	require.NoError(t, store.Put(ctx, CommitKey(2), []byte(
+		`{"commitInfo":{"timestamp":2,"operation":"WRITE"}}
+{"domainMetadata":{"domain":"app.x","configuration":"{}","removed":true}}
+`)))
+	_, err := tbl.Update(ctx)
+	require.NoError(t, err)
+	_, err = tbl.Checkpoint(ctx, 2)
+	require.NoError(t, err)
+	for v := int64(0); v <= 2; v++ {
+		require.NoError(t, store.Delete(ctx, CommitKey(v)))
+	}
+	snap, err := Load(ctx, store)
+	require.NoError(t, err)
+	assert.Equal(t, []DomainMetadata{{Domain: "delta.clustering", Configuration: `{"clusteringColumns":[]}`}}, snap.DomainMetadata())
+}
