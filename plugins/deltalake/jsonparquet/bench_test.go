@@ -128,15 +128,19 @@ func BenchmarkDecode(b *testing.B) {
 // MB/s of input JSON), with the default 32 MiB row groups.
 func BenchmarkDecodeEncode(b *testing.B) {
 	rows := webEvents(benchBatch)
-	for _, codec := range []string{CompressionZstd, CompressionSnappy} {
-		b.Run(codec, func(b *testing.B) {
+	for _, c := range []struct {
+		codec string
+		level int
+	}{{CompressionZstd, 0}, {CompressionZstd, 1}, {CompressionSnappy, 0}} {
+		codec := c.codec
+		b.Run(fmt.Sprintf("%s-level%d", codec, c.level), func(b *testing.B) {
 			d, err := NewDecoder(webSchema(), DecoderOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			sinks := 0
 			open := func() (Sink, string, error) { sinks++; return discardSink{}, FileName(sinks, codec), nil }
-			pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec})
+			pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec, CompressionLevel: c.level})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -41,6 +41,10 @@ type WriterOptions struct {
 	// StatsColumns is the number of leaf columns with min/max/nullCount
 	// statistics; 0 means DefaultStatsColumns, negative means none.
 	StatsColumns int
+	// KeepDictionaries keeps dictionary encoding for every column even when
+	// it does not pay off (by default a column falls back to plain encoding
+	// after its first page if the dictionary is not smaller).
+	KeepDictionaries bool
 	// Allocator for Parquet encoding; nil means the Go allocator.
 	Allocator memory.Allocator
 }
@@ -119,7 +123,7 @@ type FileWriter struct {
 	err    error
 }
 
-func writerProperties(o WriterOptions) *parquet.WriterProperties {
+func writerProperties(o WriterOptions, dictFallbackPaths []string) *parquet.WriterProperties {
 	codec := compress.Codecs.Zstd
 	switch o.Compression {
 	case CompressionSnappy:
@@ -143,6 +147,13 @@ func writerProperties(o WriterOptions) *parquet.WriterProperties {
 	if o.CompressionLevel != 0 {
 		props = append(props, parquet.WithCompressionLevel(o.CompressionLevel))
 	}
+	// High-cardinality columns (ids, URLs) make the dictionary encoder
+	// intern every value until its page limit; the cost check drops the
+	// dictionary after the first page when it does not pay off, as
+	// parquet-mr does. arrow-go only enables it per column.
+	for _, p := range dictFallbackPaths {
+		props = append(props, parquet.WithDictionaryCostFallbackFor(p, true))
+	}
 	return parquet.NewWriterProperties(props...)
 }
 
@@ -159,7 +170,17 @@ func NewFileWriter(w io.Writer, schema *arrow.Schema, opts WriterOptions) (*File
 		pqarrow.WithCoerceTimestamps(arrow.Microsecond),
 		pqarrow.WithTruncatedTimestamps(true),
 	)
-	pw, err := pqarrow.NewFileWriter(schema, cw, writerProperties(o), arrProps)
+	pqSchema, err := pqarrow.ToParquet(schema, writerProperties(o, nil), arrProps)
+	if err != nil {
+		return nil, fmt.Errorf("mapping schema to parquet: %w", err)
+	}
+	var paths []string
+	if !o.KeepDictionaries {
+		for _, col := range pqSchema.Columns() {
+			paths = append(paths, col.ColumnPath().String())
+		}
+	}
+	pw, err := pqarrow.NewFileWriter(schema, cw, writerProperties(o, paths), arrProps)
 	if err != nil {
 		return nil, fmt.Errorf("creating parquet writer: %w", err)
 	}
