@@ -351,3 +351,98 @@ func TestVacuum(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"new-tomb.parquet", "orphan-new.parquet"}, res.Files)
 }
+
+// Appenders and a compaction loop run concurrently on separate Tables: no
+// appended row is lost or duplicated, whatever the interleaving.
+func TestOptimizeStressWithConcurrentAppenders(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	tbl := setupOptimizeTable(t, store)
+	want := map[int64]bool{}
+	for _, rows := range readTable(t, store, tbl.Snapshot()) {
+		for _, id := range rows.ids {
+			want[id] = true
+		}
+	}
+	const appenders, perAppender = 2, 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := make(chan error, appenders+1)
+	stop := make(chan struct{})
+	for w := 0; w < appenders; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := Open(ctx, store, TableOptions{CheckpointInterval: 7, RetryBackoff: time.Millisecond, MaxCommitAttempts: 200})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer a.Close(ctx)
+			for i := 0; i < perAppender; i++ {
+				from := int64(10000*(w+1) + 10*i)
+				day := []string{"2024-01-01", "2024-01-02"}[i%2]
+				add := writeDataFile(t, store, day, from, from+10, i%3 == 0)
+				tx := a.NewTransaction()
+				tx.Adds = []Add{add}
+				if _, err := a.Commit(ctx, tx); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for id := from; id < from+10; id++ {
+					want[id] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var optWG sync.WaitGroup
+	optWG.Add(1)
+	compactions := 0
+	go func() {
+		defer optWG.Done()
+		o, err := Open(ctx, store, TableOptions{CheckpointInterval: -1, RetryBackoff: time.Millisecond, MaxCommitAttempts: 200})
+		if err != nil {
+			errs <- err
+			return
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := Optimize(ctx, o, OptimizeOptions{TargetSize: 1 << 20, Compression: "snappy"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res.Version >= 0 {
+				compactions++
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	optWG.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Greater(t, compactions, 0)
+
+	snap, err := Load(ctx, store)
+	require.NoError(t, err)
+	got := map[int64]int{}
+	for _, rows := range readTable(t, store, snap) {
+		for _, id := range rows.ids {
+			got[id]++
+		}
+	}
+	require.Equal(t, len(want), len(got), "every row present once")
+	for id, n := range got {
+		require.True(t, want[id], "unexpected row %d", id)
+		require.Equal(t, 1, n, "row %d duplicated", id)
+	}
+}
