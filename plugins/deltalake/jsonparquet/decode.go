@@ -137,14 +137,15 @@ type Decoder struct {
 	partNodes  []*node
 	extraNodes []*node
 
-	parser   fastjson.Parser
-	tape     []cell
-	arena    []byte
-	num      []byte
-	partBuf  []byte
-	partSpan [][2]int // per partition column: [start,end) in partBuf, start -1 for null
-	unknown  []UnknownField
-	row      Row
+	parser     fastjson.Parser
+	tape       []cell
+	arena      []byte
+	num        []byte
+	partBuf    []byte
+	partSpan   [][2]int // per partition column: [start,end) in partBuf, start -1 for null
+	unknown    []UnknownField
+	unknownErr error
+	row        Row
 }
 
 // NewDecoder compiles schema (the full table schema, partition columns
@@ -227,6 +228,7 @@ func (d *Decoder) Decode(row []byte, extras ...any) (*Row, error) {
 	d.arena = d.arena[:0]
 	d.partBuf = d.partBuf[:0]
 	d.unknown = d.unknown[:0]
+	d.unknownErr = nil
 	if len(extras) != len(d.extraNodes) {
 		return nil, fmt.Errorf("decoding row: got %d extra values for %d extra columns", len(extras), len(d.extraNodes))
 	}
@@ -256,6 +258,9 @@ func (d *Decoder) Decode(row []byte, extras ...any) (*Row, error) {
 			return nil, err
 		}
 	}
+	if d.unknownErr != nil {
+		return nil, d.unknownErr
+	}
 	if len(d.unknown) > 0 {
 		fields := make([]UnknownField, len(d.unknown))
 		copy(fields, d.unknown)
@@ -271,21 +276,36 @@ func (d *Decoder) collectFields(n *node, v *fastjson.Value) {
 	obj, _ := v.Object()
 	slots := n.slots
 	clear(slots)
+	// Producers usually emit fields in schema order: try the field after
+	// the previous match before hashing the key.
+	next := 0
 	obj.Visit(func(key []byte, val *fastjson.Value) {
-		if idx, ok := n.fieldIndex[string(key)]; ok {
+		idx := -1
+		if next < len(n.children) && n.children[next].name == string(key) {
+			idx = next
+		} else if i, ok := n.fieldIndex[string(key)]; ok {
+			idx = i
+		}
+		if idx >= 0 {
 			slots[idx] = val
+			next = idx + 1
 			return
 		}
 		if d.opts.UnknownFields == UnknownFieldsIgnore || val.Type() == fastjson.TypeNull {
 			return
 		}
-		t := inferValue(val)
+		p := joinPath(n.path, string(key))
+		t, err := inferType(val, p)
+		if err != nil {
+			// e.g. [1,"x"]: no schema can hold it, so the row must fail
+			// rather than lose the value.
+			if d.unknownErr == nil {
+				d.unknownErr = err
+			}
+			return
+		}
 		if t == nil {
 			return // only nulls inside: nothing to lose yet
-		}
-		p := string(key)
-		if n.path != "" {
-			p = n.path + "." + p
 		}
 		d.unknown = append(d.unknown, UnknownField{Path: p, Type: t})
 	})

@@ -124,6 +124,10 @@ func TestUnknownFields(t *testing.T) {
 	defer buf.Release()
 	require.NoError(t, buf.AppendJSON([]byte(`{"id":1,"extra":5,"user":{"name":"a","nick":"b"}}`)))
 
+	// A value no schema can hold fails the row instead of being dropped.
+	_, err = d.Decode([]byte(`{"id":1,"mixed":[1,"x"]}`))
+	require.ErrorContains(t, err, "field mixed[]: conflicting types long and string")
+
 	// Ignoring drops them.
 	d3, err := NewDecoder(strictSchema(), DecoderOptions{UnknownFields: UnknownFieldsIgnore})
 	require.NoError(t, err)

@@ -12,13 +12,7 @@ import (
 // Int64, other number -> Float64, string -> String, bool -> Boolean, object
 // -> Struct, array -> List of the merged element type. It returns nil when
 // nothing but nulls (or empty arrays/objects) was seen, so no all-null
-// column is ever materialised. Conflicting element types make the whole
-// array uninferable (nil) here; Inferrer reports them as errors.
-func inferValue(v *fastjson.Value) arrow.DataType {
-	t, _ := inferType(v, "")
-	return t
-}
-
+// column is ever materialised. Conflicting element types are errors.
 func inferType(v *fastjson.Value, path string) (arrow.DataType, error) {
 	switch v.Type() {
 	case fastjson.TypeTrue, fastjson.TypeFalse:
