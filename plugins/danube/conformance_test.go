@@ -1,0 +1,106 @@
+package danube
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service/integration"
+
+	"github.com/danube-connect/danube-connect/plugins/danube/client"
+	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+)
+
+// conformanceTemplate connects the danube output to the danube input through
+// one reliable topic per test. $URL is the broker under test.
+const conformanceTemplate = `
+output:
+  danube:
+    url: $URL
+    topic: /default/conformance-$ID
+    producer_name: conformance-out-$ID
+    max_in_flight: $MAX_IN_FLIGHT
+    metadata:
+      exclude_prefixes: [ "danube_", $OUTPUT_META_EXCLUDE_PREFIX ]
+    backoff: { initial_interval: 10ms, max_interval: 200ms, max_retries: 50 }
+    health_check_interval: 200ms
+    batching:
+      count: $OUTPUT_BATCH_COUNT
+input:
+  broker:
+    batching:
+      count: $INPUT_BATCH_COUNT
+    inputs:
+      - danube:
+          url: $URL
+          topics: [ /default/conformance-$ID ]
+          subscription: conformance-$ID
+          subscription_type: shared
+          consumer_name: conformance-in-$ID
+          nack_delay: 10ms
+          # The suite expects one message per transaction.
+          max_batch_size: 1
+          backoff: { initial_interval: 10ms, max_interval: 200ms, max_retries: 50 }
+          health_check_interval: 200ms
+`
+
+// TestConformance runs Benthos' own input/output conformance suite against
+// danubetest (or against $DANUBE_BROKER_URL). It deliberately does not call
+// integration.CheckSkip, so it runs in a plain `go test ./...`.
+func TestConformance(t *testing.T) {
+	url, _ := danubetest.BrokerURL(t, danubetest.Options{
+		// The suite holds up to 2n unacknowledged messages; the real broker
+		// needs SetSubscriptionDispatchConfig for that.
+		MaxUnacked: 1000,
+		// Nacked messages come back after 50 ms instead of the 1 s default.
+		FailurePolicy: danubetest.FailurePolicy{BaseRedeliveryDelay: 50 * time.Millisecond, MaxRedeliveryCount: 1000},
+	})
+
+	// A new reliable subscription starts at the newest message, and the suite
+	// starts the output before the input has subscribed. So each test first
+	// creates the topic and the subscription (with the input's consumer name,
+	// which the input then takes over), exactly as an operator would.
+	preTest := func(t testing.TB, ctx context.Context, vars *integration.StreamTestConfigVars) {
+		cl, err := client.New(client.Options{URL: url})
+		if err != nil {
+			t.Fatalf("creating client for %s: %v", url, err)
+		}
+		defer cl.Close()
+		topic := "/default/conformance-" + vars.ID
+		p, err := cl.NewProducer(ctx, client.ProducerOptions{Topic: topic, Name: "conformance-setup-" + vars.ID, Dispatch: client.DispatchReliable})
+		if err != nil {
+			t.Fatalf("creating topic %s: %v", topic, err)
+		}
+		_ = p.Close()
+		c, err := cl.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "conformance-" + vars.ID,
+			Type: client.SubscriptionShared, ConsumerName: "conformance-in-" + vars.ID})
+		if err != nil {
+			t.Fatalf("creating subscription on %s: %v", topic, err)
+		}
+		_ = c.Close()
+	}
+
+	integration.StreamTests(
+		integration.StreamTestOpenClose(),
+		integration.StreamTestOpenCloseIsolated(),
+		integration.StreamTestMetadata(),
+		integration.StreamTestMetadataFilter(),
+		integration.StreamTestSendBatch(10),
+		integration.StreamTestSendBatches(20, 50, 4),
+		integration.StreamTestSendBatchCount(10),
+		integration.StreamTestSendBatchCountIsolated(10),
+		integration.StreamTestReceiveBatchCount(10),
+		integration.StreamTestStreamSequential(200),
+		integration.StreamTestStreamIsolated(200),
+		integration.StreamTestStreamParallel(200),
+		integration.StreamTestStreamSaturatedUnacked(50),
+		integration.StreamTestAtLeastOnceDelivery(),
+		integration.StreamTestStreamParallelLossy(200),
+		integration.StreamTestStreamParallelLossyThroughReconnect(200),
+	).Run(t, conformanceTemplate,
+		integration.StreamTestOptVarSet("URL", url),
+		integration.StreamTestOptPreTest(preTest),
+		integration.StreamTestOptTimeout(90*time.Second),
+		integration.StreamTestOptMaxInFlight(16),
+	)
+}
