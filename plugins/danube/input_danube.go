@@ -304,8 +304,11 @@ func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, ser
 	}
 	in.mReceived.Incr(int64(len(msgs)))
 	in.mBytes.Incr(bytes)
+	// The indexer must tag the messages before they leave: it is how a
+	// BatchError coming back is mapped onto our messages.
+	index := batch.Index()
 	return batch, func(ctx context.Context, err error) error {
-		return in.settle(ctx, cons, batch, msgs, err)
+		return in.settle(ctx, cons, index, msgs, err)
 	}, nil
 }
 
@@ -342,12 +345,12 @@ func toBenthosMessage(m *client.Message) *service.Message {
 
 // settle acks or nacks the messages of a batch. A *service.BatchError nacks
 // only the messages it marks as failed and acks the rest.
-func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, batch service.MessageBatch, msgs []*client.Message, err error) error {
+func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, index *service.Indexer, msgs []*client.Message, err error) error {
 	failures := make([]error, len(msgs))
 	if err != nil {
 		var bErr *service.BatchError
 		if errors.As(err, &bErr) && bErr.IndexedErrors() > 0 {
-			bErr.WalkMessagesIndexedBy(batch.Index(), func(i int, _ *service.Message, merr error) bool {
+			bErr.WalkMessagesIndexedBy(index, func(i int, _ *service.Message, merr error) bool {
 				if i >= 0 && i < len(failures) && merr != nil {
 					failures[i] = merr
 				}

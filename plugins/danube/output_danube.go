@@ -286,8 +286,8 @@ func (o *danubeOutput) Connect(ctx context.Context) error {
 			return fmt.Errorf("creating producer for topic %s: %w", static, err)
 		}
 		o.producers.release(p)
-		return nil
 	}
+	// A cached producer proves nothing about the broker now: ask it.
 	if err := o.client.Ping(ctx); err != nil {
 		return fmt.Errorf("connecting to %s: %w", o.conf.client.URL, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -124,7 +125,15 @@ func New(opts Options) (*Client, error) {
 		}
 		transport = credentials.NewTLS(tc)
 	}
-	c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(transport))
+	c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(transport),
+		// gRPC's own reconnect backoff grows to 120 s by default; a broker
+		// back from a restart should be found within our backoff cap.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: grpcbackoff.Config{
+				BaseDelay: c.backoff.Initial, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.backoff.Max,
+			},
+			MinConnectTimeout: 5 * time.Second,
+		}))
 	if opts.Token != "" || opts.TokenSupplier != nil {
 		if !opts.TLS.Enabled {
 			log.Warn("danube token is sent without TLS")

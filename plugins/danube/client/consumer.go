@@ -116,6 +116,7 @@ type topicConsumer struct {
 
 	mu         sync.RWMutex
 	state      *consumerState
+	lastBroker *broker            // broker of the latest subscription; kept while resubscribing
 	stopStream context.CancelFunc // cancels the current ReceiveMessages stream
 }
 
@@ -337,11 +338,16 @@ func (tc *topicConsumer) current() *consumerState {
 func (tc *topicConsumer) retryRPC(ctx context.Context, op string, call func(*broker) error) error {
 	c := tc.cons.c
 	for attempt := 0; ; attempt++ {
-		st := tc.current()
-		if st == nil {
-			return &Error{Op: op, Topic: tc.topic, Code: codes.Unavailable, Message: "consumer is not subscribed"}
+		// Acks are routed by topic and subscription, not by consumer id, so
+		// they can go to the last known broker while the consumer is
+		// resubscribing.
+		tc.mu.RLock()
+		b := tc.lastBroker
+		tc.mu.RUnlock()
+		if b == nil {
+			return &Error{Op: op, Topic: tc.topic, Code: codes.FailedPrecondition, Message: "consumer was never subscribed"}
 		}
-		err := wrapError(op, tc.topic, call(st.b))
+		err := wrapError(op, tc.topic, call(b))
 		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries || ctx.Err() != nil {
 			return err
 		}
@@ -360,6 +366,7 @@ func (tc *topicConsumer) subscribe(ctx context.Context) error {
 		if err == nil {
 			tc.mu.Lock()
 			tc.state = st
+			tc.lastBroker = st.b
 			tc.mu.Unlock()
 			return nil
 		}

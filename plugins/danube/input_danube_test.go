@@ -1,0 +1,350 @@
+package danube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/danube/client"
+	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+)
+
+func TestInputLintRules(t *testing.T) {
+	linter := service.GlobalEnvironment().NewComponentConfigLinter()
+	for _, tc := range []struct{ name, yaml, lint string }{
+		{"minimal", `danube: { url: x, topics: [ /default/t ], subscription: s }`, ""},
+		{"key filters with key_shared", `danube: { url: x, topics: [ /default/t ], subscription: s, subscription_type: key_shared, key_filters: [ "eu-*" ] }`, ""},
+		{"key filters without key_shared", `danube: { url: x, topics: [ /default/t ], subscription: s, key_filters: [ "eu-*" ] }`, "key_shared"},
+		{"bad subscription type", `danube: { url: x, topics: [ /default/t ], subscription: s, subscription_type: broadcast }`, "broadcast"},
+		{"missing subscription", `danube: { url: x, topics: [ /default/t ] }`, "subscription"},
+		{"zero batch", `danube: { url: x, topics: [ /default/t ], subscription: s, max_batch_size: 0 }`, "max_batch_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lints, err := linter.LintInputYAML([]byte(tc.yaml))
+			require.NoError(t, err)
+			if tc.lint == "" {
+				assert.Empty(t, lints)
+				return
+			}
+			require.NotEmpty(t, lints)
+			assert.Contains(t, fmt.Sprint(lints), tc.lint)
+		})
+	}
+}
+
+func TestInputConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, errContains string }{
+		{"no topics", `{url: x, topics: [], subscription: s}`, "at least one topic"},
+		{"invalid topic", `{url: x, topics: [ "/a/b/c" ], subscription: s}`, "invalid format"},
+		{"empty subscription", `{url: x, topics: [ /default/t ], subscription: ""}`, "subscription"},
+		{"filters need key_shared", `{url: x, topics: [ /default/t ], subscription: s, key_filters: [a]}`, "key_shared"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := danubeInputSpec().ParseYAML(tc.yaml, nil)
+			require.NoError(t, err)
+			_, err = inputConfigFromParsed(pc, nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.errContains)
+		})
+	}
+	pc, err := danubeInputSpec().ParseYAML(`{url: x, topics: [ /default/t ], subscription: subs}`, nil)
+	require.NoError(t, err)
+	ic, err := inputConfigFromParsed(pc, nil)
+	require.NoError(t, err)
+	again, err := inputConfigFromParsed(pc, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ic.consumer.ConsumerName, again.consumer.ConsumerName, "the default consumer name is stable")
+	assert.Contains(t, ic.consumer.ConsumerName, "subs")
+	assert.Equal(t, client.SubscriptionShared, ic.consumer.Type)
+}
+
+// publish sends payloads to topic with a plain client.
+func publish(t *testing.T, url, topic string, partitions int, payloads ...string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := client.New(client.Options{URL: url})
+	require.NoError(t, err)
+	defer c.Close()
+	p, err := c.NewProducer(ctx, client.ProducerOptions{Topic: topic, Name: "test-publisher", Partitions: partitions, Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+	for _, pl := range payloads {
+		_, err := p.Send(ctx, client.OutgoingMessage{Payload: []byte(pl), Attributes: map[string]string{"origin": "test"}, RoutingKey: "rk-" + pl})
+		require.NoError(t, err)
+	}
+}
+
+// createTopic makes sure topic exists (consumers cannot create topics).
+func createTopic(t *testing.T, url, topic string, partitions int) {
+	t.Helper()
+	c, err := client.New(client.Options{URL: url})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.NewProducer(context.Background(), client.ProducerOptions{Topic: topic, Name: "test-publisher", Partitions: partitions, Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+}
+
+func readBatch(t *testing.T, in *danubeInput) (service.MessageBatch, service.AckFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		batch, ack, err := in.ReadBatch(ctx)
+		if errors.Is(err, service.ErrNotConnected) {
+			require.NoError(t, in.Connect(ctx))
+			continue
+		}
+		require.NoError(t, err)
+		return batch, ack
+	}
+}
+
+func TestInputMetadataAndAck(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 2)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: meta\n%s", b.URL(), topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	publish(t, b.URL(), topic, 2, "a", "b", "c", "d")
+
+	var got []*service.Message
+	for len(got) < 4 {
+		batch, ack := readBatch(t, in)
+		got = append(got, batch...)
+		require.NoError(t, ack(context.Background(), nil))
+	}
+	for _, m := range got {
+		payload, err := m.AsBytes()
+		require.NoError(t, err)
+		meta := map[string]string{}
+		require.NoError(t, m.MetaWalk(func(k, v string) error { meta[k] = v; return nil }))
+		assert.Regexp(t, `^`+topic+`-part-[01]$`, meta["danube_topic"])
+		assert.Equal(t, "test-publisher-"+meta["danube_topic"][len(meta["danube_topic"])-1:], meta["danube_producer"])
+		_, err = strconv.ParseUint(meta["danube_offset"], 10, 64)
+		assert.NoError(t, err)
+		pt, err := strconv.ParseInt(meta["danube_publish_time"], 10, 64)
+		require.NoError(t, err)
+		assert.InDelta(t, time.Now().UnixMilli(), pt, 60_000)
+		assert.Equal(t, "meta", meta["danube_subscription"])
+		assert.Equal(t, "rk-"+string(payload), meta["danube_routing_key"])
+		assert.Equal(t, "test", meta["origin"])
+		assert.NotEmpty(t, meta["danube_producer_id"])
+		assert.NotContains(t, meta, "danube_schema_id")
+	}
+	require.Eventually(t, func() bool {
+		acked := 0
+		for i := range 2 {
+			st, _ := b.Stats(client.PartitionTopic(topic, i))
+			acked += int(st.Subscriptions["meta"].AckedCursor)
+		}
+		return acked == 4
+	}, 5*time.Second, 10*time.Millisecond, "acks reach the broker")
+}
+
+func TestInputNackRedeliversOnlyFailedMessages(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{FailurePolicy: danubetest.FailurePolicy{
+		BaseRedeliveryDelay: 20 * time.Millisecond, Backoff: danubetest.BackoffFixed,
+	}})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: nack\nnack_delay: 50ms\n%s", b.URL(), topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	publish(t, b.URL(), topic, 0, "m0", "m1", "m2")
+
+	// Fail m1 in whichever read it arrives, via a BatchError that marks only
+	// m1: the other messages of that read are acked.
+	for read := 0; read < 3; {
+		more, ack := readBatch(t, in)
+		read += len(more)
+		var bErr *service.BatchError
+		for i, m := range more {
+			if p, _ := m.AsBytes(); string(p) == "m1" {
+				bErr = service.NewBatchError(more, errors.New("output failed")).Failed(i, errors.New("m1 rejected"))
+			}
+		}
+		if bErr != nil {
+			require.NoError(t, ack(context.Background(), bErr))
+		} else {
+			require.NoError(t, ack(context.Background(), nil))
+		}
+	}
+	redelivered, ack := readBatch(t, in)
+	require.Len(t, redelivered, 1)
+	p, _ := redelivered[0].AsBytes()
+	assert.Equal(t, "m1", string(p))
+	require.NoError(t, ack(context.Background(), nil))
+
+	// A plain error nacks every message of the batch.
+	publish(t, b.URL(), topic, 0, "m3")
+	batch3, ack3 := readBatch(t, in)
+	require.NoError(t, ack3(context.Background(), errors.New("whole batch failed")))
+	if len(batch3) == 0 {
+		t.Fatal("no batch")
+	}
+	again, ack4 := readBatch(t, in)
+	assert.Equal(t, len(batch3), len(again))
+	require.NoError(t, ack4(context.Background(), nil))
+}
+
+func TestInputRecoversFromBrokerRestart(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: restart\nsubscription_type: exclusive\nconsumer_name: fixed\n%s", b.URL(), topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	publish(t, b.URL(), topic, 0, "before")
+	batch, ack := readBatch(t, in)
+	require.Len(t, batch, 1)
+
+	require.NoError(t, b.Restart())
+	// Ack of a message read before the restart still reaches the broker
+	// once it is back (the client retries transient failures).
+	require.NoError(t, ack(context.Background(), nil))
+	publish(t, b.URL(), topic, 0, "after")
+	// "before" may come again: the broker can redeliver it when the
+	// consumer re-attaches before the ack arrives (at least once).
+	for seenAfter := false; !seenAfter; {
+		batch, ack = readBatch(t, in)
+		for _, m := range batch {
+			p, _ := m.AsBytes()
+			require.Contains(t, []string{"before", "after"}, string(p))
+			seenAfter = seenAfter || string(p) == "after"
+		}
+		require.NoError(t, ack(context.Background(), nil))
+	}
+}
+
+func TestInputConnectFailsForUnknownTopicAndBadAuth(t *testing.T) {
+	b := danubetest.Start(t)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ /default/does-not-exist ]\nsubscription: s\n%s", b.URL(), fastBackoff))
+	err := in.Connect(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/default/does-not-exist")
+	_, _, err = in.ReadBatch(context.Background())
+	assert.ErrorIs(t, err, service.ErrNotConnected)
+
+	ab := danubetest.Start(t, danubetest.Options{Auth: &danubetest.AuthOptions{Secret: []byte("k")}})
+	in2 := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ /default/x ]\nsubscription: s\ntoken: wrong\n%s", ab.URL(), fastBackoff))
+	err = in2.Connect(context.Background())
+	require.Error(t, err)
+	assert.True(t, client.IsPermanent(err), "%v", err)
+}
+
+// TestStreamEndToEnd runs generate -> danube output -> danubetest -> danube
+// input -> consumer through the Benthos engine with both components built
+// from YAML.
+func TestStreamEndToEnd(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 1000})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 3)
+	const n = 500
+
+	var mu sync.Mutex
+	received := map[string]int{}
+	done := make(chan struct{})
+	var closeOnce sync.Once
+
+	consumer := service.NewStreamBuilder()
+	require.NoError(t, consumer.SetYAML(fmt.Sprintf(`
+input:
+  danube:
+    url: %s
+    topics: [ %s ]
+    subscription: e2e
+%s
+output:
+  drop: {}
+`, b.URL(), topic, indent(fastBackoff))))
+	require.NoError(t, consumer.SetLoggerYAML(`level: off`))
+	require.NoError(t, consumer.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		p, err := m.AsBytes()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		received[string(p)]++
+		if len(received) == n {
+			closeOnce.Do(func() { close(done) })
+		}
+		mu.Unlock()
+		return nil
+	}))
+	cStream, err := consumer.Build()
+	require.NoError(t, err)
+
+	producer := service.NewStreamBuilder()
+	require.NoError(t, producer.SetYAML(fmt.Sprintf(`
+input:
+  generate:
+    count: %d
+    interval: ""
+    batch_size: 10
+    mapping: 'root = "msg-" + counter().string()'
+output:
+  danube:
+    url: %s
+    topic: %s
+    partitions: 3
+    max_in_flight: 8
+%s
+`, n, b.URL(), topic, indent(fastBackoff))))
+	require.NoError(t, producer.SetLoggerYAML(`level: off`))
+	pStream, err := producer.Build()
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cDone := make(chan error, 1)
+	go func() { cDone <- cStream.Run(ctx) }()
+	// The consumer must be subscribed before producing (new subscriptions
+	// start at the tail).
+	require.Eventually(t, func() bool {
+		st, _ := b.Stats(client.PartitionTopic(topic, 2))
+		return st.Subscriptions["e2e"].ActiveConsumers > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, pStream.Run(ctx))
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+		mu.Lock()
+		t.Fatalf("received %d of %d", len(received), n)
+		mu.Unlock()
+	}
+	require.NoError(t, cStream.Stop(ctx))
+	<-cDone
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i <= n; i++ {
+		assert.Equal(t, 1, received["msg-"+strconv.Itoa(i)], "msg-%d", i)
+	}
+}
+
+func indent(s string) string {
+	out := ""
+	for _, line := range splitLines(s) {
+		if line != "" {
+			out += "    " + line + "\n"
+		}
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := range len(s) {
+		if s[i] == '\n' {
+			lines = append(lines, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(lines, s[start:])
+}
