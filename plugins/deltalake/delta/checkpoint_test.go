@@ -391,3 +391,44 @@ func TestDomainMetadataPreservedThroughCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []DomainMetadata{{Domain: "delta.clustering", Configuration: `{"clusteringColumns":[]}`}}, snap.DomainMetadata())
 }
+
+// Older Spark writes multi-part checkpoints (n.checkpoint.o.p.parquet); they
+// are read when complete and ignored when a part is missing.
+func TestReadMultiPartCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	tbl := testCreate(t, store, nil, TableOptions{CheckpointInterval: -1})
+	appendN(t, tbl, "a", 6)
+	full := tbl.Snapshot()
+	files := full.Files()
+	for part := 1; part <= 2; part++ {
+		half := full.Clone()
+		for i, f := range files {
+			if (i%2 == 0) != (part == 1) {
+				delete(half.files, fileKey(f.Path))
+			}
+		}
+		var buf bytes.Buffer
+		_, err := writeCheckpointTo(&countingWriter{w: &buf}, half, 0)
+		require.NoError(t, err)
+		key := fmt.Sprintf("%s%020d.checkpoint.%010d.%010d.parquet", LogDir, 6, part, 2)
+		require.NoError(t, store.Put(ctx, key, buf.Bytes()))
+	}
+	require.NoError(t, store.Put(ctx, LastCheckpointKey, []byte(`{"version":6,"size":12,"parts":2}`)))
+	for v := int64(0); v <= 6; v++ {
+		require.NoError(t, store.Delete(ctx, CommitKey(v)))
+	}
+	appendN(t, tbl, "b", 1)
+	got, err := Load(ctx, store)
+	require.NoError(t, err)
+	assert.Equal(t, int64(6), got.CheckpointVersion())
+	assert.Equal(t, int64(7), got.Version())
+	assert.Equal(t, 7, got.NumFiles())
+
+	// A missing part makes the checkpoint unusable: with the commits gone
+	// the table cannot be loaded, and the error says what is missing.
+	require.NoError(t, store.Delete(ctx, fmt.Sprintf("%s%020d.checkpoint.%010d.%010d.parquet", LogDir, 6, 2, 2)))
+	_, err = Load(ctx, store)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing")
+}

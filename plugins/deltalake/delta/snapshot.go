@@ -297,10 +297,28 @@ func readCommits(ctx context.Context, store objstore.Store, from, to int64, fn f
 	return nil
 }
 
+// checkpointRef names a complete checkpoint: classic single-file (parts 0)
+// or the deprecated multi-part form written by older Spark versions (read only).
+type checkpointRef struct {
+	version int64
+	parts   int
+}
+
+func (c checkpointRef) keys() []string {
+	if c.parts == 0 {
+		return []string{CheckpointKey(c.version)}
+	}
+	out := make([]string, c.parts)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%020d.checkpoint.%010d.%010d.parquet", LogDir, c.version, i+1, c.parts)
+	}
+	return out
+}
+
 // logListing is what a listing of _delta_log/ tells about versions.
 type logListing struct {
 	commits     map[int64]bool
-	checkpoints []int64 // classic single-file, ascending
+	checkpoints []checkpointRef // complete ones, ascending by version
 	maxCommit   int64
 }
 
@@ -316,6 +334,8 @@ func listLog(ctx context.Context, store objstore.Store, afterVersion int64) (*lo
 		return nil, fmt.Errorf("listing %s: %w", LogDir, err)
 	}
 	l := &logListing{commits: map[int64]bool{}, maxCommit: -1}
+	classic := map[int64]bool{}
+	multi := map[[2]int64]int{} // (version, total parts) -> parts seen
 	for _, o := range objs {
 		name := strings.TrimPrefix(o.Key, LogDir)
 		if strings.Contains(name, "/") || len(name) < 21 || name[20] != '.' {
@@ -325,15 +345,33 @@ func listLog(ctx context.Context, store objstore.Store, afterVersion int64) (*lo
 		if err != nil {
 			continue
 		}
-		switch name[20:] {
-		case ".json":
+		switch suffix := name[20:]; {
+		case suffix == ".json":
 			l.commits[v] = true
 			l.maxCommit = max(l.maxCommit, v)
-		case ".checkpoint.parquet":
-			l.checkpoints = append(l.checkpoints, v)
+		case suffix == ".checkpoint.parquet":
+			classic[v] = true
+		case len(suffix) == len(".checkpoint.0000000001.0000000002.parquet") &&
+			strings.HasPrefix(suffix, ".checkpoint.") && strings.HasSuffix(suffix, ".parquet"):
+			part, err1 := strconv.ParseInt(suffix[12:22], 10, 64)
+			total, err2 := strconv.ParseInt(suffix[23:33], 10, 64)
+			if err1 == nil && err2 == nil && part >= 1 && part <= total {
+				multi[[2]int64{v, total}]++
+			}
 		}
 	}
-	sort.Slice(l.checkpoints, func(i, j int) bool { return l.checkpoints[i] < l.checkpoints[j] })
+	for v := range classic {
+		l.checkpoints = append(l.checkpoints, checkpointRef{version: v})
+	}
+	for k, seen := range multi {
+		if int64(seen) == k[1] && !classic[k[0]] {
+			l.checkpoints = append(l.checkpoints, checkpointRef{version: k[0], parts: int(k[1])})
+		}
+	}
+	sort.Slice(l.checkpoints, func(i, j int) bool {
+		a, b := l.checkpoints[i], l.checkpoints[j]
+		return a.version < b.version || a.version == b.version && a.parts < b.parts
+	})
 	return l, nil
 }
 
@@ -352,7 +390,7 @@ func readLastCheckpoint(ctx context.Context, store objstore.Store) (*LastCheckpo
 		return nil, nil
 	}
 	var lc LastCheckpoint
-	if json.Unmarshal(data, &lc) != nil || lc.Version < 0 || lc.Parts != nil {
+	if json.Unmarshal(data, &lc) != nil || lc.Version < 0 {
 		return nil, nil
 	}
 	return &lc, nil
@@ -391,10 +429,11 @@ func loadFrom(ctx context.Context, store objstore.Store, after, target int64, us
 		return nil, err
 	}
 	cp := int64(-1)
+	var cpRef checkpointRef
 	if useCheckpoint {
 		for _, c := range l.checkpoints {
-			if target < 0 || c <= target {
-				cp = c
+			if target < 0 || c.version <= target {
+				cp, cpRef = c.version, c
 			}
 		}
 	}
@@ -421,7 +460,7 @@ func loadFrom(ctx context.Context, store objstore.Store, after, target int64, us
 	}
 	s := newSnapshot()
 	if cp >= 0 {
-		if err := s.loadCheckpoint(ctx, store, cp); err != nil {
+		if err := s.loadCheckpoint(ctx, store, cpRef); err != nil {
 			if ctx.Err() == nil && l.commits[0] && useCheckpoint && after < 0 {
 				// A corrupt checkpoint with the full log still present: replay the log.
 				if s2, err2 := loadFrom(ctx, store, -1, target, false); err2 == nil {
@@ -440,12 +479,14 @@ func loadFrom(ctx context.Context, store objstore.Store, after, target int64, us
 	return s, nil
 }
 
-func (s *Snapshot) loadCheckpoint(ctx context.Context, store objstore.Store, version int64) error {
-	err := readCheckpoint(ctx, store, CheckpointKey(version), func(a *Action) error { return s.apply(a) })
-	if err != nil {
-		return fmt.Errorf("reading checkpoint %d of %s: %w", version, store.URL(), err)
+func (s *Snapshot) loadCheckpoint(ctx context.Context, store objstore.Store, ref checkpointRef) error {
+	for _, key := range ref.keys() {
+		err := readCheckpoint(ctx, store, key, func(a *Action) error { return s.apply(a) })
+		if err != nil {
+			return fmt.Errorf("reading checkpoint %d of %s (%s): %w", ref.version, store.URL(), key, err)
+		}
 	}
-	s.version, s.checkpointVersion = version, version
+	s.version, s.checkpointVersion = ref.version, ref.version
 	return nil
 }
 
