@@ -3,6 +3,7 @@ package jsonparquet
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,6 +21,7 @@ type bnode struct {
 // Buffer accumulates rows for one (table, partition) in Arrow builders. It
 // is not safe for concurrent use.
 type Buffer struct {
+	mem   *countingAllocator
 	dec   *Decoder
 	rb    *array.RecordBuilder
 	cols  []bnode
@@ -33,8 +35,9 @@ func (d *Decoder) NewBuffer(mem memory.Allocator) *Buffer {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	rb := array.NewRecordBuilder(mem, d.data)
-	buf := &Buffer{dec: d, rb: rb}
+	cm := &countingAllocator{mem: mem}
+	rb := array.NewRecordBuilder(cm, d.data)
+	buf := &Buffer{mem: cm, dec: d, rb: rb}
 	for _, c := range d.root.children {
 		if c.partition >= 0 {
 			continue
@@ -96,9 +99,16 @@ func (b *Buffer) AppendJSON(row []byte, extras ...any) error {
 // Rows is the number of rows buffered since the last NewRecord.
 func (b *Buffer) Rows() int64 { return b.rows }
 
-// BufferedBytes estimates the Arrow memory held by the buffered rows (value
-// bytes plus offsets), for max_buffered_bytes and row-group sizing.
+// BufferedBytes is the size of the buffered values (data bytes plus
+// offsets), which grows smoothly with each row: use it to size row groups
+// and files. The builders' allocated capacity is typically 1.2-1.5x this;
+// see AllocatedBytes.
 func (b *Buffer) BufferedBytes() int64 { return b.bytes }
+
+// AllocatedBytes is the memory currently allocated through this buffer:
+// builder capacity plus records from NewRecord not yet released. Use it
+// for hard memory limits.
+func (b *Buffer) AllocatedBytes() int64 { return b.mem.n.Load() }
 
 // Schema is the Arrow schema of the records this buffer produces.
 func (b *Buffer) Schema() *arrow.Schema { return b.dec.data }
@@ -200,4 +210,29 @@ func (b *Buffer) replay(bn *bnode, tape []cell, pos int, arena []byte, size int6
 		}
 	}
 	return pos, size
+}
+
+// countingAllocator tracks the bytes a Buffer holds. Builders allocate
+// rarely (capacity doubling), so the atomic adds cost nothing measurable.
+type countingAllocator struct {
+	mem memory.Allocator
+	n   atomic.Int64
+}
+
+func (c *countingAllocator) Allocate(size int) []byte {
+	b := c.mem.Allocate(size)
+	c.n.Add(int64(len(b)))
+	return b
+}
+
+func (c *countingAllocator) Reallocate(size int, b []byte) []byte {
+	old := len(b)
+	nb := c.mem.Reallocate(size, b)
+	c.n.Add(int64(len(nb) - old))
+	return nb
+}
+
+func (c *countingAllocator) Free(b []byte) {
+	c.n.Add(-int64(len(b)))
+	c.mem.Free(b)
 }

@@ -159,6 +159,7 @@ func TestBufferFlushAndSchemaChecks(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		require.NoError(t, buf.AppendJSON(eventRow(i)))
 	}
+	require.GreaterOrEqual(t, buf.AllocatedBytes(), buf.BufferedBytes())
 	var out bytes.Buffer
 	df, err := buf.Flush(&out, WriterOptions{})
 	require.NoError(t, err)
@@ -166,6 +167,7 @@ func TestBufferFlushAndSchemaChecks(t *testing.T) {
 	require.EqualValues(t, out.Len(), df.Size)
 	require.Zero(t, buf.Rows())
 	require.Zero(t, buf.BufferedBytes())
+	require.Less(t, buf.AllocatedBytes(), int64(4096), "memory of a flushed buffer is returned")
 
 	for _, s := range []*arrow.Schema{
 		arrow.NewSchema([]arrow.Field{{Name: "e", Type: arrow.StructOf()}}, nil),

@@ -93,6 +93,15 @@ func (pw *PartitionWriter) BufferedBytes() int64 {
 	return pw.buf.BufferedBytes()
 }
 
+// AllocatedBytes is the Arrow memory held by the buffer (see
+// Buffer.AllocatedBytes).
+func (pw *PartitionWriter) AllocatedBytes() int64 {
+	if pw.buf == nil {
+		return 0
+	}
+	return pw.buf.AllocatedBytes()
+}
+
 // PendingRows is the number of rows appended since the last Flush.
 func (pw *PartitionWriter) PendingRows() int64 { return pw.pending }
 
