@@ -199,13 +199,9 @@ func (b *Buffer) replay(bn *bnode, tape []cell, pos int, arena []byte, size int6
 		}
 	case kMap:
 		bn.b.(*array.MapBuilder).Append(true)
-		kb := bn.children[0].b.(*array.StringBuilder)
-		item := &bn.children[1]
+		key, item := &bn.children[0], &bn.children[1]
 		for k := int64(0); k < c.i64; k++ {
-			key := &tape[pos]
-			pos++
-			kb.BinaryBuilder.Append(key.b)
-			size += int64(len(key.b)) + 4
+			pos, size = b.replay(key, tape, pos, arena, size)
 			pos, size = b.replay(item, tape, pos, arena, size)
 		}
 	}

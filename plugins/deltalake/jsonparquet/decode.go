@@ -374,11 +374,11 @@ func (d *Decoder) convert(n *node, v *fastjson.Value) error {
 			if err != nil {
 				return
 			}
-			if !utf8.Valid(key) {
-				err = &FieldError{Path: n.path, Kind: ErrInvalidValue, Detail: "map key is not valid UTF-8"}
+			var kc cell
+			if kc, err = d.mapKey(n.children[0], key); err != nil {
 				return
 			}
-			d.tape = append(d.tape, cell{b: key})
+			d.tape = append(d.tape, kc)
 			err = d.convert(n.children[1], val)
 		})
 		return err
@@ -389,6 +389,44 @@ func (d *Decoder) convert(n *node, v *fastjson.Value) error {
 	}
 	d.tape = append(d.tape, c)
 	return nil
+}
+
+// mapKey converts a JSON object key for a map's key type.
+func (d *Decoder) mapKey(n *node, key []byte) (cell, error) {
+	bad := func(err error) error {
+		return &FieldError{Path: n.path, Kind: errKind(err), Detail: fmt.Sprintf("bad %s map key %q: %v", typeName(n.typ), key, err)}
+	}
+	switch n.kind {
+	case kString:
+		if !utf8.Valid(key) {
+			return cell{}, &FieldError{Path: n.path, Kind: ErrInvalidValue, Detail: "map key is not valid UTF-8"}
+		}
+		return cell{b: key}, nil
+	case kInt8, kInt16, kInt32, kInt64:
+		i, err := d.parseInt(n, key)
+		return cell{i64: i}, err
+	case kBool:
+		switch string(key) {
+		case "true":
+			return cell{i64: 1}, nil
+		case "false":
+			return cell{}, nil
+		}
+		return cell{}, bad(errSyntax)
+	case kDate32:
+		days, err := parseDate(key)
+		if err != nil {
+			return cell{}, bad(err)
+		}
+		return cell{i64: days}, nil
+	case kTimestamp:
+		ts, err := parseTimestamp(key, n.tsUnit, n.naive)
+		if err != nil {
+			return cell{}, bad(err)
+		}
+		return cell{i64: ts}, nil
+	}
+	return cell{}, fmt.Errorf("field %s: unsupported map key type", n.path)
 }
 
 // primitive converts a non-null JSON scalar for a primitive column.

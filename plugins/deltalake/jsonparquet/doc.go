@@ -46,5 +46,6 @@
 //   - Date32: "YYYY-MM-DD" strings, or integers counting days since 1970-01-01.
 //   - Decimal128(p,s): JSON numbers or strings, parsed exactly; a value with
 //     more than s significant fraction digits or more than p digits is rejected.
-//   - Struct: objects; List: arrays; Map: objects with string keys.
+//   - Struct: objects; List: arrays; Map: objects, whose keys are read as
+//     the key type (string, integer, boolean, date or timestamp).
 package jsonparquet

@@ -171,7 +171,7 @@ func TestBufferFlushAndSchemaChecks(t *testing.T) {
 
 	for _, s := range []*arrow.Schema{
 		arrow.NewSchema([]arrow.Field{{Name: "e", Type: arrow.StructOf()}}, nil),
-		arrow.NewSchema([]arrow.Field{{Name: "m", Type: arrow.MapOf(arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64)}}, nil),
+		arrow.NewSchema([]arrow.Field{{Name: "m", Type: arrow.MapOf(arrow.PrimitiveTypes.Float64, arrow.PrimitiveTypes.Int64)}}, nil),
 		arrow.NewSchema([]arrow.Field{{Name: "u", Type: arrow.PrimitiveTypes.Uint64}}, nil),
 		arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "a", Type: arrow.PrimitiveTypes.Int64}}, nil),
 	} {
@@ -184,4 +184,25 @@ func TestBufferFlushAndSchemaChecks(t *testing.T) {
 	require.ErrorContains(t, err, "partition column nope: not in the schema")
 	_, err = NewDecoder(eventSchema(), DecoderOptions{ExtraColumns: []string{"user"}})
 	require.ErrorContains(t, err, "extra column user")
+}
+
+func TestMapKeyTypes(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "byInt", Type: arrow.MapOf(arrow.PrimitiveTypes.Int32, arrow.BinaryTypes.String), Nullable: true},
+		{Name: "byDay", Type: arrow.MapOf(arrow.FixedWidthTypes.Date32, arrow.PrimitiveTypes.Int64), Nullable: true},
+		{Name: "byFlag", Type: arrow.MapOf(arrow.FixedWidthTypes.Boolean, arrow.PrimitiveTypes.Int64), Nullable: true},
+	}, nil)
+	d, err := NewDecoder(schema, DecoderOptions{})
+	require.NoError(t, err)
+	buf := d.NewBuffer(nil)
+	defer buf.Release()
+	require.NoError(t, buf.AppendJSON([]byte(`{"byInt":{"1":"a","-2":null},"byDay":{"2024-01-02":3},"byFlag":{"true":1}}`)))
+	for _, bad := range []string{`{"byInt":{"x":"a"}}`, `{"byInt":{"3000000000":"a"}}`, `{"byDay":{"2024-13-01":1}}`, `{"byFlag":{"yes":1}}`} {
+		_, err := d.Decode([]byte(bad))
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), "field by", bad)
+	}
+	rec := buf.NewRecord()
+	defer rec.Release()
+	require.JSONEq(t, `[{"byInt":[{"key":1,"value":"a"},{"key":-2,"value":null}],"byDay":[{"key":"2024-01-02","value":3}],"byFlag":[{"key":true,"value":1}]}]`, recordJSON(t, rec))
 }

@@ -153,8 +153,10 @@ func compileField(f arrow.Field, path string) (*node, error) {
 		n.children = []*node{c}
 	case *arrow.MapType:
 		n.kind = kMap
-		if t.KeyType().ID() != arrow.STRING {
-			return nil, fmt.Errorf("field %s: map keys must be strings, got %s", path, typeName(t.KeyType()))
+		switch t.KeyType().ID() {
+		case arrow.STRING, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.BOOL, arrow.DATE32, arrow.TIMESTAMP:
+		default:
+			return nil, fmt.Errorf("field %s: map keys of type %s cannot come from JSON object keys", path, typeName(t.KeyType()))
 		}
 		k, err := compileField(t.KeyField(), path+".key")
 		if err != nil {
