@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
@@ -37,7 +38,8 @@ type OptimizeOptions struct {
 	MinFiles int
 	// PartitionFilter, if set, selects the partitions to compact.
 	PartitionFilter func(partitionValues map[string]*string) bool
-	// Compression of merged files: "zstd" (default) or "snappy".
+	// Compression of merged files: "zstd" or "snappy"; empty keeps the
+	// codec of each bin's first input file (zstd if it cannot be told).
 	Compression string
 }
 
@@ -67,9 +69,6 @@ func Optimize(ctx context.Context, t *Table, opts OptimizeOptions) (*OptimizeRes
 	}
 	if opts.MinFiles < 2 {
 		opts.MinFiles = 2
-	}
-	if opts.Compression == "" {
-		opts.Compression = jsonparquet.CompressionZstd
 	}
 	if _, err := t.Update(ctx); err != nil {
 		return nil, fmt.Errorf("optimizing: %w", err)
@@ -219,6 +218,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	// memory at a time.
 	var inputs []*Add
 	var skipped []string
+	codec := opts.Compression
 	for _, f := range bin {
 		key, err := f.DecodedPath()
 		if err != nil {
@@ -229,7 +229,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 		if err != nil {
 			return nil, skipped, fmt.Errorf("optimizing: reading %s: %w", key, err)
 		}
-		err = checkProjectable(src, schema)
+		err = checkProjectable(src, schema, &codec)
 		closeSrc()
 		if err != nil {
 			skipped = append(skipped, f.Path)
@@ -242,7 +242,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	}
 	firstKey, _ := inputs[0].DecodedPath()
 	dir := path.Dir(firstKey)
-	key := jsonparquet.FileName(0, opts.Compression)
+	key := jsonparquet.FileName(0, codec)
 	if dir != "." {
 		key = dir + "/" + key
 	}
@@ -250,7 +250,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	if err != nil {
 		return nil, skipped, fmt.Errorf("optimizing: creating %s: %w", key, err)
 	}
-	fw, err := jsonparquet.NewFileWriter(w, schema, jsonparquet.WriterOptions{Compression: opts.Compression})
+	fw, err := jsonparquet.NewFileWriter(w, schema, jsonparquet.WriterOptions{Compression: codec})
 	if err != nil {
 		_ = w.Abort()
 		return nil, skipped, fmt.Errorf("optimizing: %w", err)
@@ -326,12 +326,39 @@ func openParquet(src parquet.ReaderAtSeeker) (*file.Reader, *pqarrow.FileReader,
 	return pr, fr, nil
 }
 
-func checkProjectable(src parquet.ReaderAtSeeker, target *arrow.Schema) error {
+// inputCodec names the compression of a Parquet file's first column chunk
+// in jsonparquet's terms.
+func inputCodec(pr *file.Reader) string {
+	if pr.NumRowGroups() == 0 {
+		return jsonparquet.CompressionZstd
+	}
+	rg := pr.MetaData().RowGroup(0)
+	if rg.NumColumns() == 0 {
+		return jsonparquet.CompressionZstd
+	}
+	cc, err := rg.ColumnChunk(0)
+	if err != nil {
+		return jsonparquet.CompressionZstd
+	}
+	switch cc.Compression() {
+	case compress.Codecs.Snappy:
+		return jsonparquet.CompressionSnappy
+	case compress.Codecs.Uncompressed:
+		return jsonparquet.CompressionUncompressed
+	default:
+		return jsonparquet.CompressionZstd
+	}
+}
+
+func checkProjectable(src parquet.ReaderAtSeeker, target *arrow.Schema, codec *string) error {
 	pr, fr, err := openParquet(src)
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
+	if *codec == "" {
+		*codec = inputCodec(pr)
+	}
 	sc, err := fr.Schema()
 	if err != nil {
 		return err

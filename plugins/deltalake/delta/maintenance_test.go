@@ -168,7 +168,7 @@ func TestOptimizeCompactsPerPartitionKeepingRows(t *testing.T) {
 	require.Equal(t, 9, tbl.Snapshot().NumFiles())
 	readVersion := tbl.Version()
 
-	res, err := Optimize(ctx, tbl, OptimizeOptions{TargetSize: 1 << 20, Compression: "snappy"})
+	res, err := Optimize(ctx, tbl, OptimizeOptions{TargetSize: 1 << 20})
 	require.NoError(t, err)
 	assert.Equal(t, readVersion+1, res.Version)
 	assert.Equal(t, 9, res.FilesRemoved)
@@ -196,6 +196,7 @@ func TestOptimizeCompactsPerPartitionKeepingRows(t *testing.T) {
 			assert.NotNil(t, a.Remove.PartitionValues["day"])
 		case a.Add != nil:
 			assert.False(t, a.Add.DataChange)
+			assert.Contains(t, a.Add.Path, ".snappy.parquet", "inputs' codec kept")
 			assert.Contains(t, a.Add.Stats, `"numRecords":`)
 			assert.Contains(t, a.Add.Path, "day=2024-01-0")
 		}
