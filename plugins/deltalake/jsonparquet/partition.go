@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -260,6 +261,9 @@ func (d *Decoder) extraCell(n *node, v any) (cell, error) {
 			return cell{}, extraTypeErr(n, v)
 		}
 		if n.kind == kString {
+			if !utf8.Valid(b) {
+				return cell{}, &FieldError{Path: n.path, Kind: ErrInvalidValue, Detail: "string is not valid UTF-8"}
+			}
 			return cell{b: b}, nil
 		}
 		start := len(d.arena)

@@ -82,6 +82,8 @@ func TestPartitionValues(t *testing.T) {
 	require.ErrorIs(t, err, ErrNullNotAllowed)
 	_, err = d.Decode([]byte(`{"s":"x","i":1,"d":null,"ts":null,"b":null,"dec":null,"f":null}`), "/t", "not-a-number", nil)
 	require.ErrorContains(t, err, "field offset: expected long, got Go string")
+	_, err = d.Decode([]byte(`{"s":"x","i":1,"d":null,"ts":null,"b":null,"dec":null,"f":null}`), "/t\xff", nil, nil)
+	require.ErrorContains(t, err, "field topic: string is not valid UTF-8")
 	_, err = d.Decode([]byte(`{}`), "/t")
 	require.ErrorContains(t, err, "got 1 extra values for 3 extra columns")
 }
