@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +17,15 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
 )
 
-// DefaultEngineInfo is written to commitInfo.engineInfo unless overridden.
-const DefaultEngineInfo = "danube-connect"
+// DefaultEngineInfo is written to commitInfo.engineInfo unless overridden:
+// "danube-connect/<module version>" ("danube-connect/dev" for local builds).
+var DefaultEngineInfo = func() string {
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "danube-connect/" + v
+}()
 
 // DefaultCheckpointInterval is Spark's default delta.checkpointInterval.
 const DefaultCheckpointInterval = 10

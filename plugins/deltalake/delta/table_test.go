@@ -386,3 +386,14 @@ func TestAppendOnlyAndConcurrentDelete(t *testing.T) {
 	_, err = tbl.Commit(ctx, tx2)
 	assert.ErrorIs(t, err, ErrConcurrentDeleteDelete)
 }
+
+func TestDefaultEngineInfo(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	_, err := Create(ctx, store, CreateOptions{Schema: mustSchema(t, baseSchema)}, TableOptions{})
+	require.NoError(t, err)
+	c, err := ReadCommit(ctx, store, 0)
+	require.NoError(t, err)
+	assert.Regexp(t, `^danube-connect/\S+$`, c.CommitInfo().EngineInfo)
+	assert.Nil(t, c.CommitInfo().ReadVersion, "no readVersion in CREATE TABLE (delta-rs parses it unsigned)")
+}
