@@ -633,6 +633,21 @@ func TestSchemaRegistryAndProducerSchemaReference(t *testing.T) {
 	require.NoError(t, reg.SetCompatibilityMode(ctx, subject, client.CompatibilityFull))
 	assert.Error(t, reg.SetCompatibilityMode(ctx, subject, "sideways"))
 
+	// Avro and Protobuf subjects register the same way.
+	for _, sc := range []struct {
+		typ client.SchemaType
+		def string
+	}{
+		{client.SchemaAvro, `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}`},
+		{client.SchemaProtobuf, `syntax = "proto3"; message Order { int64 id = 1; }`},
+	} {
+		res, err := reg.Register(ctx, client.SchemaDefinition{Subject: subject + "-" + string(sc.typ), Type: sc.typ, Definition: []byte(sc.def)})
+		require.NoError(t, err, sc.typ)
+		info, err := reg.Get(ctx, res.ID, res.Version)
+		require.NoError(t, err, sc.typ)
+		assert.Equal(t, sc.typ, info.Type)
+	}
+
 	_, err = reg.Latest(ctx, "no-such-subject-"+subject)
 	assert.Equal(t, codes.NotFound, errCode(err))
 
