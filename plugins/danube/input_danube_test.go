@@ -348,3 +348,44 @@ func splitLines(s string) []string {
 	}
 	return append(lines, s[start:])
 }
+
+func TestInputClosedWithUnackedMessagesGetsThemAgain(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	conf := fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: crash\nsubscription_type: exclusive\nconsumer_name: worker-1\n%s", b.URL(), topic, fastBackoff)
+	first := newTestInput(t, conf)
+	require.NoError(t, first.Connect(context.Background()))
+	publish(t, b.URL(), topic, 0, "u1", "u2")
+	var read []string
+	for len(read) < 2 {
+		batch, _ := readBatch(t, first) // never acked: the pipeline "crashed"
+		for _, m := range batch {
+			p, _ := m.AsBytes()
+			read = append(read, string(p))
+		}
+	}
+	require.NoError(t, first.Close(context.Background()))
+
+	second := newTestInput(t, conf)
+	require.NoError(t, second.Connect(context.Background()))
+	var again []string
+	for len(again) < 2 {
+		batch, ack := readBatch(t, second)
+		for _, m := range batch {
+			p, _ := m.AsBytes()
+			again = append(again, string(p))
+		}
+		require.NoError(t, ack(context.Background(), nil))
+	}
+	assert.ElementsMatch(t, read, again)
+}
+
+func TestOutputUnknownSchemaSubjectFailsConnect(t *testing.T) {
+	b := danubetest.Start(t)
+	out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\nschema: { subject: nope }\n%s", b.URL(), testTopic(t), fastBackoff))
+	err := out.Connect(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nope")
+	assert.True(t, client.IsPermanent(err), "%v", err)
+}
