@@ -72,7 +72,7 @@ func BenchmarkLoad1000Commits(b *testing.B) {
 	tbl := buildLog(b, store, 1000)
 	b.Run("json-only", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := loadFrom(ctx, store, -1, -1, false); err != nil {
+			if _, err := loadFrom(ctx, store, -1, -1, false, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -82,6 +82,13 @@ func BenchmarkLoad1000Commits(b *testing.B) {
 	b.Run("checkpoint", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := Load(ctx, store); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("checkpoint-metadata-only", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := LoadMetadata(ctx, store); err != nil {
 				b.Fatal(err)
 			}
 		}

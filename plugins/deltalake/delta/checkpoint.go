@@ -35,7 +35,7 @@ var ErrCheckpointSkipped = errors.New("checkpoint skipped")
 // readCheckpoint streams a classic single-file checkpoint (ours, Spark's or
 // delta-rs's: any root name, optional columns, int32 or int64 versions) and
 // calls fn for every action row.
-func readCheckpoint(ctx context.Context, store objstore.Store, key string, fn func(*Action) error) error {
+func readCheckpoint(ctx context.Context, store objstore.Store, key string, withFiles bool, fn func(*Action) error) error {
 	src, closeSrc, err := openRandomAccess(ctx, store, key)
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func readCheckpoint(ctx context.Context, store objstore.Store, key string, fn fu
 	// Only the action columns we reconcile; cdc, commitInfo, checkpointMetadata,
 	// sidecar and *_parsed columns are not read.
 	var cols []int
-	wanted := map[string]bool{"txn": true, "add": true, "remove": true, "metaData": true, "protocol": true, "domainMetadata": true}
+	wanted := map[string]bool{"txn": true, "add": withFiles, "remove": withFiles, "metaData": true, "protocol": true, "domainMetadata": true}
 	for _, f := range fr.Manifest.Fields {
 		if wanted[f.Field.Name] {
 			cols = append(cols, leafIndices(f)...)
@@ -522,6 +522,9 @@ type CheckpointOptions struct {
 func WriteCheckpoint(ctx context.Context, store objstore.Store, s *Snapshot, opts CheckpointOptions) (*LastCheckpoint, error) {
 	if s.metadata == nil || s.version < 0 {
 		return nil, errors.New("writing checkpoint: empty snapshot")
+	}
+	if s.withoutFiles {
+		return nil, errors.New("writing checkpoint: snapshot was loaded without files")
 	}
 	if strings.EqualFold(s.metadata.Configuration[ConfigCheckpointStatsAsStruct], "true") {
 		return nil, fmt.Errorf("writing checkpoint %d: %w: table sets %s=true and struct stats are not implemented",

@@ -13,7 +13,9 @@
 //     listing when it is missing, stale or corrupt), stream a classic V1
 //     checkpoint (ours, Spark's or delta-rs's) in record batches, then replay
 //     the JSON commits after it. Snapshot.Update and Table.Update read only
-//     new commits.
+//     new commits. LoadMetadata and TableOptions.WithoutFiles keep only
+//     version, protocol, metadata and txns, so an appender's memory does not
+//     grow with the number of files (maintenance then loads files on demand).
 //   - A protocol gate (CheckWriteSupport): new tables are reader 1 / writer 2
 //     without features (3/7 with timestampNtz only for timestamp_ntz columns);
 //     tables needing features we do not implement are refused with an

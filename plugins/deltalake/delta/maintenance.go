@@ -76,10 +76,13 @@ func Optimize(ctx context.Context, t *Table, opts OptimizeOptions) (*OptimizeRes
 	if err := t.CanWrite(); err != nil {
 		return nil, fmt.Errorf("optimizing: %w", err)
 	}
-	// Commit re-validates that every input is still live, so planning from a
-	// snapshot a little newer than the transaction's read version is safe.
-	tx := t.NewTransaction()
-	snap := t.Snapshot()
+	// The transaction reads exactly the planned snapshot, so every commit
+	// after it is checked for removals of our inputs.
+	snap, err := t.fullSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("optimizing: %w", err)
+	}
+	tx := newTransactionAt(snap)
 	partCols := snap.PartitionColumns()
 	dataSchema, err := dataArrowSchema(snap.Schema(), partCols)
 	if err != nil {
@@ -537,7 +540,10 @@ func Vacuum(ctx context.Context, t *Table, opts VacuumOptions) (*VacuumResult, e
 	if _, err := t.Update(ctx); err != nil {
 		return nil, fmt.Errorf("vacuuming: %w", err)
 	}
-	snap := t.Snapshot()
+	snap, err := t.fullSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vacuuming: %w", err)
+	}
 	configured, err := snap.deletedFileRetention()
 	if err != nil {
 		return nil, fmt.Errorf("vacuuming: %w", err)

@@ -167,6 +167,9 @@ func TestOptimizeCompactsPerPartitionKeepingRows(t *testing.T) {
 	before := readTable(t, store, tbl.Snapshot())
 	require.Equal(t, 9, tbl.Snapshot().NumFiles())
 	readVersion := tbl.Version()
+	// Maintenance works from a table that does not keep files in memory.
+	tbl, err := Open(ctx, store, TableOptions{CheckpointInterval: -1, WithoutFiles: true})
+	require.NoError(t, err)
 
 	res, err := Optimize(ctx, tbl, OptimizeOptions{TargetSize: 1 << 20})
 	require.NoError(t, err)
@@ -267,10 +270,16 @@ func mustDecode(t *testing.T, p string) string {
 }
 
 func TestOptimizeConflictsWithConcurrentRemove(t *testing.T) {
+	for _, withoutFiles := range []bool{false, true} {
+		t.Run(fmt.Sprintf("withoutFiles=%v", withoutFiles), func(t *testing.T) { testOptimizeConcurrentRemove(t, withoutFiles) })
+	}
+}
+
+func testOptimizeConcurrentRemove(t *testing.T, withoutFiles bool) {
 	ctx := context.Background()
 	hs := &hookStore{memStore: newMemStore()}
 	tbl := setupOptimizeTable(t, hs.memStore)
-	tblHooked, err := Open(ctx, hs, TableOptions{CheckpointInterval: -1, RetryBackoff: time.Millisecond})
+	tblHooked, err := Open(ctx, hs, TableOptions{CheckpointInterval: -1, RetryBackoff: time.Millisecond, WithoutFiles: withoutFiles})
 	require.NoError(t, err)
 	victim := tbl.Snapshot().Files()[0]
 	hs.onGet = func(string) {
@@ -333,6 +342,11 @@ func TestVacuum(t *testing.T) {
 		_, err := store.Get(ctx, k)
 		assert.NoError(t, err, "dry run deletes nothing")
 	}
+	light, err := Open(ctx, store, TableOptions{CheckpointInterval: -1, WithoutFiles: true, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	dry, err = Vacuum(ctx, light, VacuumOptions{DryRun: true})
+	require.NoError(t, err)
+	assert.Equal(t, want, dry.Files, "same plan from a table without files in memory")
 
 	res, err := Vacuum(ctx, tbl, VacuumOptions{})
 	require.NoError(t, err)
@@ -374,7 +388,7 @@ func TestOptimizeStressWithConcurrentAppenders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := Open(ctx, store, TableOptions{CheckpointInterval: 7, RetryBackoff: time.Millisecond, MaxCommitAttempts: 200})
+			a, err := Open(ctx, store, TableOptions{CheckpointInterval: 7, RetryBackoff: time.Millisecond, MaxCommitAttempts: 200, WithoutFiles: w == 0})
 			if err != nil {
 				errs <- err
 				return

@@ -44,6 +44,7 @@ type LastCheckpoint struct {
 // not safe for concurrent mutation: Update and ApplyCommit must not run while
 // other goroutines read it (Table handles that with copies and a lock).
 type Snapshot struct {
+	withoutFiles      bool // adds and removes are not kept (LoadMetadata)
 	version           int64
 	checkpointVersion int64
 	protocol          Protocol
@@ -89,7 +90,12 @@ func (s *Snapshot) PartitionColumns() []string {
 	return append([]string(nil), s.metadata.PartitionColumns...)
 }
 
-// NumFiles is the number of live data files.
+// TracksFiles reports whether the snapshot keeps data files and tombstones;
+// snapshots from LoadMetadata (and tables opened with
+// TableOptions.WithoutFiles) do not, to keep memory independent of table size.
+func (s *Snapshot) TracksFiles() bool { return !s.withoutFiles }
+
+// NumFiles is the number of live data files (0 when !TracksFiles()).
 func (s *Snapshot) NumFiles() int { return len(s.files) }
 
 // Files returns the live data files sorted by path; treat them as read-only.
@@ -192,10 +198,16 @@ func (s *Snapshot) apply(a *Action) error {
 		}
 		s.metadata, s.schema = a.Metadata, schema
 	case a.Add != nil:
+		if s.withoutFiles {
+			return nil
+		}
 		k := fileKey(a.Add.Path)
 		s.files[k] = a.Add
 		delete(s.tombstones, k)
 	case a.Remove != nil:
+		if s.withoutFiles {
+			return nil
+		}
 		k := fileKey(a.Remove.Path)
 		delete(s.files, k)
 		s.tombstones[k] = a.Remove
@@ -398,13 +410,25 @@ func readLastCheckpoint(ctx context.Context, store objstore.Store) (*LastCheckpo
 
 // Load reads the latest snapshot of the table.
 func Load(ctx context.Context, store objstore.Store) (*Snapshot, error) {
-	return LoadVersion(ctx, store, -1)
+	return loadSnapshot(ctx, store, -1, false)
+}
+
+// LoadMetadata reads the latest snapshot without data files and tombstones:
+// version, protocol, metadata, schema, txns and domain metadata only. The
+// checkpoint's add/remove columns are not even read, so memory does not grow
+// with the number of files. Such a snapshot cannot drive a checkpoint.
+func LoadMetadata(ctx context.Context, store objstore.Store) (*Snapshot, error) {
+	return loadSnapshot(ctx, store, -1, true)
 }
 
 // LoadVersion reads the snapshot at a version (-1 = latest): the newest
 // classic checkpoint at or before it (found via _last_checkpoint, falling back
 // to listing), then the JSON commits after it.
 func LoadVersion(ctx context.Context, store objstore.Store, version int64) (*Snapshot, error) {
+	return loadSnapshot(ctx, store, version, false)
+}
+
+func loadSnapshot(ctx context.Context, store objstore.Store, version int64, withoutFiles bool) (*Snapshot, error) {
 	hint, err := readLastCheckpoint(ctx, store)
 	if err != nil {
 		return nil, err
@@ -413,17 +437,17 @@ func LoadVersion(ctx context.Context, store objstore.Store, version int64) (*Sna
 	if hint != nil && (version < 0 || hint.Version <= version) {
 		after = hint.Version
 	}
-	s, err := loadFrom(ctx, store, after, version, true)
+	s, err := loadFrom(ctx, store, after, version, true, withoutFiles)
 	if err != nil && after >= 0 && ctx.Err() == nil {
 		// The hint may be stale or point at a deleted checkpoint: list everything.
-		if s2, err2 := loadFrom(ctx, store, -1, version, true); err2 == nil {
+		if s2, err2 := loadFrom(ctx, store, -1, version, true, withoutFiles); err2 == nil {
 			return s2, nil
 		}
 	}
 	return s, err
 }
 
-func loadFrom(ctx context.Context, store objstore.Store, after, target int64, useCheckpoint bool) (*Snapshot, error) {
+func loadFrom(ctx context.Context, store objstore.Store, after, target int64, useCheckpoint, withoutFiles bool) (*Snapshot, error) {
 	l, err := listLog(ctx, store, after)
 	if err != nil {
 		return nil, err
@@ -459,11 +483,12 @@ func loadFrom(ctx context.Context, store objstore.Store, after, target int64, us
 		}
 	}
 	s := newSnapshot()
+	s.withoutFiles = withoutFiles
 	if cp >= 0 {
 		if err := s.loadCheckpoint(ctx, store, cpRef); err != nil {
 			if ctx.Err() == nil && l.commits[0] && useCheckpoint && after < 0 {
 				// A corrupt checkpoint with the full log still present: replay the log.
-				if s2, err2 := loadFrom(ctx, store, -1, target, false); err2 == nil {
+				if s2, err2 := loadFrom(ctx, store, -1, target, false, withoutFiles); err2 == nil {
 					return s2, nil
 				}
 			}
@@ -481,7 +506,7 @@ func loadFrom(ctx context.Context, store objstore.Store, after, target int64, us
 
 func (s *Snapshot) loadCheckpoint(ctx context.Context, store objstore.Store, ref checkpointRef) error {
 	for _, key := range ref.keys() {
-		err := readCheckpoint(ctx, store, key, func(a *Action) error { return s.apply(a) })
+		err := readCheckpoint(ctx, store, key, !s.withoutFiles, func(a *Action) error { return s.apply(a) })
 		if err != nil {
 			return fmt.Errorf("reading checkpoint %d of %s (%s): %w", ref.version, store.URL(), key, err)
 		}

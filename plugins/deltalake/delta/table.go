@@ -54,6 +54,12 @@ type TableOptions struct {
 	RetryBackoff time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// WithoutFiles keeps only version, protocol, metadata, txns and domain
+	// metadata in memory, not the data files and tombstones, so memory does
+	// not grow with the table (appenders need nothing more). Optimize,
+	// Vacuum and Checkpoint then load a full snapshot from storage when they
+	// run, and commits check removed files against intervening commits only.
+	WithoutFiles bool
 }
 
 func (o *TableOptions) defaults() {
@@ -103,7 +109,7 @@ func newTable(store objstore.Store, snap *Snapshot, opts TableOptions) *Table {
 // Open loads the latest snapshot of an existing table. A missing table is an
 // error wrapping ErrTableNotFound.
 func Open(ctx context.Context, store objstore.Store, opts TableOptions) (*Table, error) {
-	snap, err := Load(ctx, store)
+	snap, err := loadSnapshot(ctx, store, -1, opts.WithoutFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +184,7 @@ func create(ctx context.Context, store objstore.Store, c CreateOptions, opts Tab
 		return nil, false, err
 	}
 	opts.defaults()
-	existing, err := Load(ctx, store)
+	existing, err := loadSnapshot(ctx, store, -1, opts.WithoutFiles)
 	if err == nil {
 		return openExisting(store, existing, c, opts)
 	}
@@ -224,13 +230,14 @@ func create(ctx context.Context, store objstore.Store, c CreateOptions, opts Tab
 			return nil, false, fmt.Errorf("creating table at %s: writing commit 0: %w", store.URL(), err)
 		}
 		// Lost the creation race: open the winner's table if it is compatible.
-		existing, err := Load(ctx, store)
+		existing, err := loadSnapshot(ctx, store, -1, opts.WithoutFiles)
 		if err != nil {
 			return nil, false, err
 		}
 		return openExisting(store, existing, c, opts)
 	}
 	snap := newSnapshot()
+	snap.withoutFiles = opts.WithoutFiles
 	entry := &CommitEntry{Version: 0, Actions: actions}
 	if err := snap.ApplyCommit(entry); err != nil {
 		return nil, false, err
@@ -395,13 +402,31 @@ type Transaction struct {
 func (t *Table) NewTransaction() *Transaction {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return newTransactionAt(t.snap)
+}
+
+// newTransactionAt starts a transaction reading snapshot s of this table.
+func newTransactionAt(s *Snapshot) *Transaction {
 	return &Transaction{
-		readVersion: t.snap.version,
-		readSchema:  t.snap.schema,
-		readParts:   append([]string(nil), t.snap.metadata.PartitionColumns...),
-		readMetaID:  t.snap.metadata.ID,
+		readVersion: s.version,
+		readSchema:  s.schema,
+		readParts:   append([]string(nil), s.metadata.PartitionColumns...),
+		readMetaID:  s.metadata.ID,
 		Operation:   "WRITE",
 	}
+}
+
+// fullSnapshot returns a snapshot with files at the table's current version:
+// a copy of the in-memory one, or one loaded from storage in WithoutFiles mode.
+func (t *Table) fullSnapshot(ctx context.Context) (*Snapshot, error) {
+	t.mu.RLock()
+	if !t.snap.withoutFiles {
+		defer t.mu.RUnlock()
+		return t.snap.Clone(), nil
+	}
+	version := t.snap.version
+	t.mu.RUnlock()
+	return LoadVersion(ctx, t.store, version)
 }
 
 // ReadVersion is the table version the transaction was started from.
@@ -460,6 +485,9 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (*CommitResult, err
 		if err != nil {
 			return nil, fmt.Errorf("committing: reading intervening commits: %w", err)
 		}
+		if err := removeConflicts(tx, ws); err != nil {
+			return nil, err
+		}
 		ws = othersOnly(ws)
 		if err := t.checkWinners(tx, ws); err != nil {
 			return nil, err
@@ -516,6 +544,9 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (*CommitResult, err
 					return res, nil
 				}
 			}
+			if err := removeConflicts(tx, ws); err != nil {
+				return nil, err
+			}
 			if err := t.checkWinners(tx, ws); err != nil {
 				return nil, err
 			}
@@ -528,6 +559,27 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (*CommitResult, err
 			return nil, err
 		}
 	}
+}
+
+// removeConflicts fails when an intervening commit removed a file this
+// transaction removes (checked against commits, so it also works when the
+// table does not track files).
+func removeConflicts(tx *Transaction, ws []*CommitEntry) error {
+	if len(tx.Removes) == 0 {
+		return nil
+	}
+	ours := make(map[string]bool, len(tx.Removes))
+	for _, r := range tx.Removes {
+		ours[fileKey(r.Path)] = true
+	}
+	for _, w := range ws {
+		for i := range w.Actions {
+			if r := w.Actions[i].Remove; r != nil && ours[fileKey(r.Path)] {
+				return &ConcurrentDeleteError{Path: r.Path}
+			}
+		}
+	}
+	return nil
 }
 
 // othersOnly drops the commits this Table made itself.
@@ -651,7 +703,7 @@ func (t *Table) buildActions(snap *Snapshot, tx *Transaction, txnID string) ([]A
 	}
 	dataRemoves := false
 	for _, r := range tx.Removes {
-		if _, ok := snap.files[fileKey(r.Path)]; !ok {
+		if _, ok := snap.files[fileKey(r.Path)]; !ok && !snap.withoutFiles {
 			return nil, false, &ConcurrentDeleteError{Path: r.Path}
 		}
 		if r.DataChange {
@@ -795,7 +847,7 @@ func (t *Table) checkpointLoop() {
 func (t *Table) Checkpoint(ctx context.Context, version int64) (*LastCheckpoint, error) {
 	var snap *Snapshot
 	t.mu.RLock()
-	if t.snap.version == version {
+	if t.snap.version == version && !t.snap.withoutFiles {
 		snap = t.snap.Clone()
 	}
 	t.mu.RUnlock()
