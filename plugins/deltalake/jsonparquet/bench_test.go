@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -182,4 +183,58 @@ func TestBenchEventsDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDecodeRatio interleaves the three decoders in small slices of
+// the same rows so that a busy shared machine slows them alike, and
+// reports jsonparquet's speed-up as ratios (timing-independent).
+func BenchmarkDecodeRatio(b *testing.B) {
+	const slice = 512
+	rows := webEvents(benchBatch)
+	d, err := NewDecoder(webSchema(), DecoderOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := d.NewBuffer(nil)
+	defer buf.Release()
+	var ours, std, arr time.Duration
+	b.SetBytes(avgLen(rows))
+	b.ResetTimer()
+	for done := 0; done < b.N; done += slice {
+		part := rows[(done/slice*slice)%benchBatch:][:slice]
+		start := time.Now()
+		for _, r := range part {
+			row, err := d.Decode(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = buf.Append(row)
+		}
+		if buf.Rows() >= benchBatch {
+			buf.NewRecord().Release()
+		}
+		ours += time.Since(start)
+
+		start = time.Now()
+		for _, r := range part {
+			var m map[string]any
+			if err := json.Unmarshal(r, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		std += time.Since(start)
+
+		block := bytes.Join(part, []byte("\n"))
+		start = time.Now()
+		rdr := array.NewJSONReader(bytes.NewReader(block), webSchema(), array.WithChunk(slice))
+		for rdr.Next() {
+		}
+		if err := rdr.Err(); err != nil {
+			b.Fatal(err)
+		}
+		rdr.Release()
+		arr += time.Since(start)
+	}
+	b.ReportMetric(float64(std)/float64(ours), "x_vs_encoding_json")
+	b.ReportMetric(float64(arr)/float64(ours), "x_vs_arrow_json_reader")
 }
