@@ -504,15 +504,49 @@ func TestConcurrentSendsOnOneProducer(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	oneStart := time.Now()
+	_, err = p.Send(ctx, client.OutgoingMessage{Payload: []byte("single")})
+	require.NoError(t, err)
+	one := time.Since(oneStart)
 	b.SetDelay("SendMessage", 0)
-	assert.Less(t, elapsed, time.Duration(senders*each)*20*time.Millisecond/4, "sends must overlap")
+	// Serialised, 80 sends would take 80x one send; overlapping they take a
+	// small multiple of it.
+	assert.Less(t, elapsed, 20*one, "sends must overlap (80 sends took %v, one took %v)", elapsed, one)
 
-	got := receiveN(t, ctx, cons, senders*each)
+	got := receiveN(t, ctx, cons, senders*each+1)
 	uniq := map[string]bool{}
 	for _, m := range got {
 		uniq[string(m.Payload)] = true
 	}
-	assert.Len(t, uniq, senders*each)
+	assert.Len(t, uniq, senders*each+1)
+}
+
+func TestSendHonoursContextWhileProducerIsRecreated(t *testing.T) {
+	b := danubetest.Start(t)
+	c := newClient(t, fastOptions(b.URL()))
+	ctx := testCtx(t)
+	topic := uniqueTopic(t)
+	p, err := c.NewProducer(ctx, client.ProducerOptions{Topic: topic, Name: "p", Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+	b.SetDelay("CreateProducer", 5*time.Second)
+	defer b.SetDelay("CreateProducer", 0)
+	require.True(t, b.CloseTopic(topic)) // the health check starts a slow re-creation
+
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // health checks run every 100 ms
+		sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_, err := p.Send(sctx, client.OutgoingMessage{Payload: []byte("x")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Equal(t, codes.DeadlineExceeded, errCode(err), "%v", err)
+	case <-time.After(4 * time.Second):
+		t.Fatal("Send ignored its context while waiting for the producer re-creation")
+	}
 }
 
 func TestRedirectAndProxyHeader(t *testing.T) {

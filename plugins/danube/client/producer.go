@@ -101,7 +101,9 @@ type topicProducer struct {
 	mu    sync.RWMutex
 	state *producerState
 
-	createMu sync.Mutex // one (re)creation at a time
+	// createSem allows one (re)creation at a time; a channel rather than a
+	// mutex so that waiting senders still honour their context.
+	createSem chan struct{}
 }
 
 type producerState struct {
@@ -130,11 +132,12 @@ func (c *Client) NewProducer(ctx context.Context, opts ProducerOptions) (*Produc
 		}
 	}
 	if opts.Partitions == 0 {
-		p.parts = []*topicProducer{{p: p, topic: opts.Topic, name: opts.Name}}
+		p.parts = []*topicProducer{{p: p, topic: opts.Topic, name: opts.Name, createSem: make(chan struct{}, 1)}}
 	} else {
 		for i := 0; i < opts.Partitions; i++ {
 			p.parts = append(p.parts, &topicProducer{
 				p: p, topic: PartitionTopic(opts.Topic, i), name: fmt.Sprintf("%s-%d", opts.Name, i),
+				createSem: make(chan struct{}, 1),
 			})
 		}
 	}
@@ -276,8 +279,14 @@ func (tp *topicProducer) ready(ctx context.Context) (*producerState, error) {
 	if st := tp.current(); st != nil {
 		return st, nil
 	}
-	tp.createMu.Lock()
-	defer tp.createMu.Unlock()
+	select {
+	case tp.createSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, wrapError("create producer", tp.topic, ctx.Err())
+	case <-tp.p.ctx.Done():
+		return nil, ErrClosed
+	}
+	defer func() { <-tp.createSem }()
 	if st := tp.current(); st != nil {
 		return st, nil
 	}
