@@ -99,6 +99,10 @@ type DecoderOptions struct {
 	UnknownFields UnknownFieldPolicy
 	// EpochUnit is the unit of numeric timestamps.
 	EpochUnit EpochUnit
+	// NumbersFromStrings also accepts strings holding a JSON number for
+	// integer and floating-point columns (protobuf's JSON mapping writes
+	// 64-bit integers as strings). Decimals always accept strings.
+	NumbersFromStrings bool
 }
 
 // cell is one converted value on the decode tape. Lists and maps record
@@ -442,16 +446,18 @@ func (d *Decoder) primitive(n *node, v *fastjson.Value) (cell, error) {
 		}
 		return cell{}, d.typeErr(n, v)
 	case kInt8, kInt16, kInt32, kInt64:
-		if t != fastjson.TypeNumber {
+		raw, ok := d.numberText(v)
+		if !ok {
 			return cell{}, d.typeErr(n, v)
 		}
-		i, err := d.parseInt(n, d.rawNumber(v))
+		i, err := d.parseInt(n, raw)
 		return cell{i64: i}, err
 	case kFloat32, kFloat64:
-		if t != fastjson.TypeNumber {
+		raw, ok := d.numberText(v)
+		if !ok {
 			return cell{}, d.typeErr(n, v)
 		}
-		f, err := parseFloat(n, d.rawNumber(v))
+		f, err := parseFloat(n, raw)
 		return cell{f64: f}, err
 	case kString:
 		if t != fastjson.TypeString {
@@ -521,6 +527,21 @@ func (d *Decoder) primitive(n *node, v *fastjson.Value) (cell, error) {
 func (d *Decoder) rawNumber(v *fastjson.Value) []byte {
 	d.num = v.MarshalTo(d.num[:0])
 	return d.num
+}
+
+// numberText returns the text of a JSON number, or of a string holding one
+// when DecoderOptions.NumbersFromStrings is set.
+func (d *Decoder) numberText(v *fastjson.Value) ([]byte, bool) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		return d.rawNumber(v), true
+	case fastjson.TypeString:
+		if d.opts.NumbersFromStrings {
+			s, _ := v.StringBytes()
+			return s, true
+		}
+	}
+	return nil, false
 }
 
 func (d *Decoder) parseInt(n *node, raw []byte) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/stretchr/testify/require"
 )
 
@@ -205,4 +206,30 @@ func TestMapKeyTypes(t *testing.T) {
 	rec := buf.NewRecord()
 	defer rec.Release()
 	require.JSONEq(t, `[{"byInt":[{"key":1,"value":"a"},{"key":-2,"value":null}],"byDay":[{"key":"2024-01-02","value":3}],"byFlag":[{"key":true,"value":1}]}]`, recordJSON(t, rec))
+}
+
+func TestNumbersFromStrings(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	strict, err := NewDecoder(schema, DecoderOptions{})
+	require.NoError(t, err)
+	_, err = strict.Decode([]byte(`{"i":"9007199254740993"}`))
+	require.ErrorContains(t, err, "field i: expected long, got string")
+
+	lenient, err := NewDecoder(schema, DecoderOptions{NumbersFromStrings: true})
+	require.NoError(t, err)
+	buf := lenient.NewBuffer(nil)
+	defer buf.Release()
+	require.NoError(t, buf.AppendJSON([]byte(`{"i":"9007199254740993","f":"-2.5e3"}`)))
+	require.NoError(t, buf.AppendJSON([]byte(`{"i":7,"f":1}`)))
+	for _, bad := range []string{`{"i":"x"}`, `{"i":" 1"}`, `{"f":"NaN"}`, `{"i":"1.5"}`} {
+		_, err := lenient.Decode([]byte(bad))
+		require.Error(t, err, bad)
+	}
+	rec := buf.NewRecord()
+	defer rec.Release()
+	require.JSONEq(t, `[{"i":9007199254740993,"f":-2500},{"i":7,"f":1}]`, recordJSON(t, rec))
+	require.Equal(t, int64(9007199254740993), rec.Column(0).(*array.Int64).Value(0), "exact beyond 2^53")
 }
