@@ -143,3 +143,26 @@ func TestStatsNaNAndColumnLimit(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+func TestStatsOfSlicedRecord(t *testing.T) {
+	d, err := NewDecoder(eventSchema(), DecoderOptions{})
+	require.NoError(t, err)
+	buf := d.NewBuffer(nil)
+	defer buf.Release()
+	for _, r := range []string{
+		`{"id":1,"user":{"age":10}}`, `{"id":2,"user":null}`, `{"id":3,"user":{"age":30}}`, `{"id":4,"user":{"age":40}}`,
+	} {
+		require.NoError(t, buf.AppendJSON([]byte(r)))
+	}
+	rec := buf.NewRecord()
+	defer rec.Release()
+	part := rec.NewSlice(1, 3)
+	defer part.Release()
+	var out bytes.Buffer
+	fw, err := NewFileWriter(&out, part.Schema(), WriterOptions{})
+	require.NoError(t, err)
+	require.NoError(t, fw.Write(part))
+	df, err := fw.Close()
+	require.NoError(t, err)
+	require.Equal(t, `{"numRecords":2,"minValues":{"id":2,"user":{"age":30}},"maxValues":{"id":3,"user":{"age":30}},"nullCount":{"id":0,"name":2,"ts":2,"user":{"age":1}}}`, df.Stats)
+}
