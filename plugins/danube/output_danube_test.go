@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,4 +277,34 @@ max_producers: 2
 	require.NoError(t, out.Close(ctx), "Close is idempotent")
 	assert.Error(t, out.WriteBatch(ctx, service.MessageBatch{service.NewMessage(nil)}))
 	assert.False(t, errors.Is(out.Connect(ctx), nil))
+}
+
+func TestInputOutputCloseLeaveNoGoroutines(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 2)
+	ctx := context.Background()
+	time.Sleep(50 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	for range 2 {
+		out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\npartitions: 2\n%s", b.URL(), topic, fastBackoff))
+		in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: leak\n%s", b.URL(), topic, fastBackoff))
+		require.NoError(t, in.Connect(ctx))
+		require.NoError(t, out.Connect(ctx))
+		require.NoError(t, out.WriteBatch(ctx, service.MessageBatch{service.NewMessage([]byte("x"))}))
+		_, ack := readBatch(t, in)
+		require.NoError(t, ack(ctx, nil))
+		time.Sleep(250 * time.Millisecond) // health checks run
+		require.NoError(t, out.Close(ctx))
+		require.NoError(t, in.Close(ctx))
+		require.NoError(t, in.Close(ctx), "Close is idempotent")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
