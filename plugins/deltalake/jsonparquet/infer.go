@@ -177,6 +177,9 @@ func (inf *Inferrer) Add(row []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCaseClashes(merged, ""); err != nil {
+		return err
+	}
 	inf.fields = merged
 	return nil
 }
@@ -203,6 +206,9 @@ func InferSchema(rows [][]byte) (*arrow.Schema, error) {
 func MergeInferred(a, b *arrow.Schema) (*arrow.Schema, error) {
 	fields, err := mergeFields(a.Fields(), b.Fields(), "", true)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCaseClashes(fields, ""); err != nil {
 		return nil, err
 	}
 	return arrow.NewSchema(fields, nil), nil
@@ -320,4 +326,31 @@ func decodable(table, observed arrow.DataType) bool {
 		return table.ID() == arrow.BOOL
 	}
 	return false
+}
+
+// checkCaseClashes rejects names that differ only by case within one
+// struct: Delta column names are case-insensitive.
+func checkCaseClashes(fields []arrow.Field, parent string) error {
+	for i, f := range fields {
+		for _, g := range fields[:i] {
+			if strings.EqualFold(f.Name, g.Name) {
+				return &FieldError{Path: joinPath(parent, f.Name), Kind: ErrTypeMismatch, Detail: fmt.Sprintf("name differs only by case from %s", joinPath(parent, g.Name))}
+			}
+		}
+		t := f.Type
+		path := joinPath(parent, f.Name)
+		for {
+			lt, ok := t.(*arrow.ListType)
+			if !ok {
+				break
+			}
+			t, path = lt.Elem(), path+"[]"
+		}
+		if st, ok := t.(*arrow.StructType); ok {
+			if err := checkCaseClashes(st.Fields(), path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -28,6 +28,8 @@ func TestInferSchema(t *testing.T) {
 		{"conflict struct vs scalar", []string{`{"u":1}`, `{"u":{"a":1}}`}, "", "field u: conflicting types long and struct"},
 		{"conflict in array", []string{`{"a":[1,"x"]}`}, "", "field a[]: conflicting types long and string"},
 		{"malformed", []string{`{"a":`}, "", "malformed JSON"},
+		{"case clash", []string{`{"a":1}`, `{"A":2}`}, "", "field A: name differs only by case from a"},
+		{"nested case clash", []string{`{"l":[{"x":1,"X":2}]}`}, "", "field l[].X: name differs only by case from l[].x"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
