@@ -378,13 +378,19 @@ func firstError(errs []error) error {
 }
 
 func (o *danubeOutput) sendOne(ctx context.Context, cache *producerCache, batch service.MessageBatch, i int) error {
-	topic, err := batch.TryInterpolatedString(i, o.conf.topic)
-	if err != nil {
-		return fmt.Errorf("interpolating field %s: %w", doFieldTopic, err)
+	topic, static := o.conf.topic.Static()
+	if !static {
+		var err error
+		if topic, err = batch.TryInterpolatedString(i, o.conf.topic); err != nil {
+			return fmt.Errorf("interpolating field %s: %w", doFieldTopic, err)
+		}
 	}
-	key, err := batch.TryInterpolatedString(i, o.conf.routingKey)
-	if err != nil {
-		return fmt.Errorf("interpolating field %s for topic %s: %w", doFieldRoutingKey, topic, err)
+	key, static := o.conf.routingKey.Static()
+	if !static {
+		var err error
+		if key, err = batch.TryInterpolatedString(i, o.conf.routingKey); err != nil {
+			return fmt.Errorf("interpolating field %s for topic %s: %w", doFieldRoutingKey, topic, err)
+		}
 	}
 	msg := batch[i]
 	payload, err := msg.AsBytes()
