@@ -238,3 +238,51 @@ func BenchmarkDecodeRatio(b *testing.B) {
 	b.ReportMetric(float64(std)/float64(ours), "x_vs_encoding_json")
 	b.ReportMetric(float64(arr)/float64(ours), "x_vs_arrow_json_reader")
 }
+
+// BenchmarkDecodeEncodeRatio interleaves JSON -> Parquet (zstd, snappy; 1
+// MiB row groups so that encoding interleaves too) with encoding/json
+// decoding alone, and reports the speed ratios.
+func BenchmarkDecodeEncodeRatio(b *testing.B) {
+	const slice = 512
+	rows := webEvents(benchBatch)
+	var writers []*PartitionWriter
+	for _, codec := range []string{CompressionZstd, CompressionSnappy} {
+		d, err := NewDecoder(webSchema(), DecoderOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		open := func() (Sink, string, error) { return discardSink{}, FileName(0, codec), nil }
+		pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec, RowGroupBytes: 1 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pw.Close()
+		writers = append(writers, pw)
+	}
+	times := make([]time.Duration, len(writers)+1)
+	b.SetBytes(avgLen(rows))
+	b.ResetTimer()
+	for done := 0; done < b.N; done += slice {
+		part := rows[(done/slice*slice)%benchBatch:][:slice]
+		for i, pw := range writers {
+			start := time.Now()
+			for _, r := range part {
+				if err := pw.AppendJSON(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			times[i] += time.Since(start)
+		}
+		start := time.Now()
+		for _, r := range part {
+			var m map[string]any
+			if err := json.Unmarshal(r, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		times[len(writers)] += time.Since(start)
+	}
+	std := float64(times[len(writers)])
+	b.ReportMetric(std/float64(times[0]), "zstd_x_vs_encoding_json")
+	b.ReportMetric(std/float64(times[1]), "snappy_x_vs_encoding_json")
+}
