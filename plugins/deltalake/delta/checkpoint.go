@@ -385,16 +385,42 @@ func checkpointSchema(withDomains bool) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
+// Checkpoint column order, as in checkpointSchema.
+const (
+	colTxn = iota
+	colAdd
+	colRemove
+	colMeta
+	colProto
+	colDomain
+)
+
 // checkpointWriter appends actions row by row and flushes a row group every
-// checkpointBatchRows rows.
+// checkpointBatchRows rows, so memory is bounded by one batch.
 type checkpointWriter struct {
-	rb   *array.RecordBuilder
-	fw   *pqarrow.FileWriter
-	rows int
-	cols int
-	// counts
+	rb          *array.RecordBuilder
+	fw          *pqarrow.FileWriter
+	rows        int
+	cols        int
+	withDomains bool
+	minDeletion int64 // tombstones deleted at or before this (ms) are dropped
+	// counts for _last_checkpoint
 	actions int64
 	adds    int64
+}
+
+func newCheckpointWriter(w *countingWriter, withDomains bool, minDeletion int64) (*checkpointWriter, error) {
+	schema := checkpointSchema(withDomains)
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Snappy),
+		parquet.WithMaxRowGroupLength(checkpointBatchRows*4),
+	)
+	fw, err := pqarrow.NewFileWriter(schema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return nil, err
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	return &checkpointWriter{rb: rb, fw: fw, cols: len(schema.Fields()), withDomains: withDomains, minDeletion: minDeletion}, nil
 }
 
 func (w *checkpointWriter) builder(col int) *array.StructBuilder {
@@ -431,6 +457,133 @@ func (w *checkpointWriter) flush() error {
 	defer rec.Release()
 	w.rows = 0
 	return w.fw.Write(rec)
+}
+
+// close flushes and finishes the file; abort releases it after an error.
+func (w *checkpointWriter) close() error {
+	defer w.rb.Release()
+	if err := w.flush(); err != nil {
+		_ = w.fw.Close()
+		return err
+	}
+	return w.fw.Close()
+}
+
+func (w *checkpointWriter) abort() {
+	_ = w.fw.Close()
+	w.rb.Release()
+}
+
+func (w *checkpointWriter) protocol(p Protocol) error {
+	b := w.startRow(colProto)
+	b.FieldBuilder(0).(*array.Int32Builder).Append(int32(p.MinReaderVersion))
+	b.FieldBuilder(1).(*array.Int32Builder).Append(int32(p.MinWriterVersion))
+	appendStrList(b.FieldBuilder(2), p.ReaderFeatures, p.MinReaderVersion < 3)
+	appendStrList(b.FieldBuilder(3), p.WriterFeatures, p.MinWriterVersion < 7)
+	return w.endRow()
+}
+
+func (w *checkpointWriter) metadata(m *Metadata) error {
+	b := w.startRow(colMeta)
+	appendStr(b.FieldBuilder(0), m.ID, false)
+	appendStr(b.FieldBuilder(1), m.Name, m.Name == "")
+	appendStr(b.FieldBuilder(2), m.Description, m.Description == "")
+	fb := b.FieldBuilder(3).(*array.StructBuilder)
+	fb.Append(true)
+	appendStr(fb.FieldBuilder(0), m.Format.Provider, false)
+	opts := m.Format.Options
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	appendPlainMap(fb.FieldBuilder(1), opts)
+	appendStr(b.FieldBuilder(4), m.SchemaString, false)
+	appendStrList(b.FieldBuilder(5), m.PartitionColumns, false)
+	conf := m.Configuration
+	if conf == nil {
+		conf = map[string]string{}
+	}
+	appendPlainMap(b.FieldBuilder(6), conf)
+	appendI64(b.FieldBuilder(7), m.CreatedTime)
+	return w.endRow()
+}
+
+func (w *checkpointWriter) txn(t Txn) error {
+	b := w.startRow(colTxn)
+	appendStr(b.FieldBuilder(0), t.AppID, false)
+	appendI64(b.FieldBuilder(1), &t.Version)
+	appendI64(b.FieldBuilder(2), t.LastUpdated)
+	return w.endRow()
+}
+
+func (w *checkpointWriter) domain(d DomainMetadata) error {
+	if !w.withDomains {
+		return nil
+	}
+	b := w.startRow(colDomain)
+	appendStr(b.FieldBuilder(0), d.Domain, false)
+	appendStr(b.FieldBuilder(1), d.Configuration, false)
+	appendBool(b.FieldBuilder(2), ptr(false))
+	return w.endRow()
+}
+
+// add writes a live file; reconciled adds carry dataChange=false as Spark's do.
+func (w *checkpointWriter) add(a *Add) error {
+	b := w.startRow(colAdd)
+	appendStr(b.FieldBuilder(0), a.Path, false)
+	pv := a.PartitionValues
+	if pv == nil {
+		pv = map[string]*string{}
+	}
+	appendStrMap(b.FieldBuilder(1), pv)
+	appendI64(b.FieldBuilder(2), &a.Size)
+	appendI64(b.FieldBuilder(3), &a.ModificationTime)
+	appendBool(b.FieldBuilder(4), ptr(false))
+	appendStr(b.FieldBuilder(5), a.Stats, a.Stats == "")
+	appendPlainMap(b.FieldBuilder(6), a.Tags)
+	w.adds++
+	return w.endRow()
+}
+
+// remove writes a tombstone unless it has expired.
+func (w *checkpointWriter) remove(r *Remove) error {
+	if r.DeletionTimestamp == nil || *r.DeletionTimestamp <= w.minDeletion {
+		return nil
+	}
+	b := w.startRow(colRemove)
+	appendStr(b.FieldBuilder(0), r.Path, false)
+	appendI64(b.FieldBuilder(1), r.DeletionTimestamp)
+	appendBool(b.FieldBuilder(2), ptr(false))
+	appendBool(b.FieldBuilder(3), r.ExtendedFileMetadata)
+	appendStrMap(b.FieldBuilder(4), r.PartitionValues)
+	appendI64(b.FieldBuilder(5), r.Size)
+	appendPlainMap(b.FieldBuilder(6), r.Tags)
+	return w.endRow()
+}
+
+// header writes protocol, metaData, txns and domain metadata of s.
+func (w *checkpointWriter) header(s *Snapshot) error {
+	if err := w.protocol(s.protocol); err != nil {
+		return err
+	}
+	if err := w.metadata(s.metadata); err != nil {
+		return err
+	}
+	appIDs := make([]string, 0, len(s.txns))
+	for k := range s.txns {
+		appIDs = append(appIDs, k)
+	}
+	sort.Strings(appIDs)
+	for _, id := range appIDs {
+		if err := w.txn(s.txns[id]); err != nil {
+			return err
+		}
+	}
+	for _, d := range s.DomainMetadata() {
+		if err := w.domain(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func appendStr(b array.Builder, s string, null bool) {
@@ -526,12 +679,24 @@ func WriteCheckpoint(ctx context.Context, store objstore.Store, s *Snapshot, opt
 	if s.withoutFiles {
 		return nil, errors.New("writing checkpoint: snapshot was loaded without files")
 	}
+	minDeletion, err := checkpointable(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	return publishCheckpoint(ctx, store, s.version, func(w *countingWriter) (*LastCheckpoint, error) {
+		return writeCheckpointTo(w, s, minDeletion)
+	})
+}
+
+// checkpointable refuses tables whose checkpoints we cannot write and
+// returns the tombstone expiry threshold (ms).
+func checkpointable(s *Snapshot, opts CheckpointOptions) (int64, error) {
 	if strings.EqualFold(s.metadata.Configuration[ConfigCheckpointStatsAsStruct], "true") {
-		return nil, fmt.Errorf("writing checkpoint %d: %w: table sets %s=true and struct stats are not implemented",
+		return 0, fmt.Errorf("writing checkpoint %d: %w: table sets %s=true and struct stats are not implemented",
 			s.version, ErrCheckpointSkipped, ConfigCheckpointStatsAsStruct)
 	}
 	if s.protocol.hasReaderFeature("v2Checkpoint") {
-		return nil, fmt.Errorf("writing checkpoint %d: %w: table requires v2 checkpoints", s.version, ErrCheckpointSkipped)
+		return 0, fmt.Errorf("writing checkpoint %d: %w: table requires v2 checkpoints", s.version, ErrCheckpointSkipped)
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -539,27 +704,29 @@ func WriteCheckpoint(ctx context.Context, store objstore.Store, s *Snapshot, opt
 	}
 	retention, err := s.deletedFileRetention()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	minDeletion := now().Add(-retention).UnixMilli()
+	return now().Add(-retention).UnixMilli(), nil
+}
 
-	key := CheckpointKey(s.version)
-	ow, err := store.Create(ctx, key)
+// publishCheckpoint streams the checkpoint file for version through fill,
+// makes it visible, then points _last_checkpoint at it (never backwards).
+func publishCheckpoint(ctx context.Context, store objstore.Store, version int64, fill func(*countingWriter) (*LastCheckpoint, error)) (*LastCheckpoint, error) {
+	ow, err := store.Create(ctx, CheckpointKey(version))
 	if err != nil {
-		return nil, fmt.Errorf("writing checkpoint %d: %w", s.version, err)
+		return nil, fmt.Errorf("writing checkpoint %d: %w", version, err)
 	}
 	cw := &countingWriter{w: ow}
-	lc, err := writeCheckpointTo(cw, s, minDeletion)
+	lc, err := fill(cw)
 	if err != nil {
 		_ = ow.Abort()
-		return nil, fmt.Errorf("writing checkpoint %d: %w", s.version, err)
+		return nil, fmt.Errorf("writing checkpoint %d: %w", version, err)
 	}
 	if err := ow.Close(); err != nil {
-		return nil, fmt.Errorf("writing checkpoint %d: %w", s.version, err)
+		return nil, fmt.Errorf("writing checkpoint %d: %w", version, err)
 	}
 	lc.SizeInBytes = cw.n
 	hint, _ := json.Marshal(lc)
-	// _last_checkpoint is a hint: never move it backwards past a newer one.
 	if cur, _ := readLastCheckpoint(ctx, store); cur != nil && cur.Version > lc.Version {
 		return lc, nil
 	}
@@ -567,6 +734,119 @@ func WriteCheckpoint(ctx context.Context, store objstore.Store, s *Snapshot, opt
 		return nil, fmt.Errorf("writing %s: %w", LastCheckpointKey, err)
 	}
 	return lc, nil
+}
+
+// checkpointFromLog writes the checkpoint for version without holding the
+// table's files in memory: the previous checkpoint is streamed through,
+// minus the paths the JSON commits since then touched, whose final add or
+// remove is written from the (small) tail. Without a previous checkpoint it
+// falls back to a full snapshot.
+func checkpointFromLog(ctx context.Context, store objstore.Store, version int64, opts CheckpointOptions) (*LastCheckpoint, error) {
+	hint, err := readLastCheckpoint(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	after := int64(-1)
+	if hint != nil && hint.Version <= version {
+		after = hint.Version
+	}
+	var cp *checkpointRef
+	var l *logListing
+	for {
+		if l, err = listLog(ctx, store, after); err != nil {
+			return nil, err
+		}
+		for i := range l.checkpoints {
+			if l.checkpoints[i].version <= version {
+				cp = &l.checkpoints[i]
+			}
+		}
+		if cp != nil || after < 0 {
+			break
+		}
+		after = -1 // stale hint: list everything
+	}
+	if cp == nil {
+		snap, err := LoadVersion(ctx, store, version)
+		if err != nil {
+			return nil, err
+		}
+		return WriteCheckpoint(ctx, store, snap, opts)
+	}
+	for v := cp.version + 1; v <= version; v++ {
+		if !l.commits[v] {
+			return nil, fmt.Errorf("writing checkpoint %d: commit %d is missing", version, v)
+		}
+	}
+	meta := newSnapshot()
+	meta.withoutFiles = true
+	if err := meta.loadCheckpoint(ctx, store, *cp); err != nil {
+		return nil, err
+	}
+	tailFiles := map[string]*Action{}
+	err = readCommits(ctx, store, cp.version+1, version, func(c *CommitEntry) error {
+		for i := range c.Actions {
+			a := &c.Actions[i]
+			switch {
+			case a.Add != nil:
+				tailFiles[fileKey(a.Add.Path)] = a
+			case a.Remove != nil:
+				tailFiles[fileKey(a.Remove.Path)] = a
+			}
+		}
+		return meta.ApplyCommit(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	minDeletion, err := checkpointable(meta, opts)
+	if err != nil {
+		return nil, err
+	}
+	return publishCheckpoint(ctx, store, version, func(w *countingWriter) (*LastCheckpoint, error) {
+		cw, err := newCheckpointWriter(w, len(meta.domains) > 0, minDeletion)
+		if err != nil {
+			return nil, err
+		}
+		err = cw.header(meta)
+		for _, key := range cp.keys() {
+			if err != nil {
+				break
+			}
+			err = readCheckpoint(ctx, store, key, true, func(a *Action) error {
+				switch {
+				case a.Add != nil && tailFiles[fileKey(a.Add.Path)] == nil:
+					return cw.add(a.Add)
+				case a.Remove != nil && tailFiles[fileKey(a.Remove.Path)] == nil:
+					return cw.remove(a.Remove)
+				}
+				return nil
+			})
+		}
+		keys := make([]string, 0, len(tailFiles))
+		for k := range tailFiles {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err != nil {
+				break
+			}
+			if a := tailFiles[k]; a.Add != nil {
+				err = cw.add(a.Add)
+			} else {
+				err = cw.remove(a.Remove)
+			}
+		}
+		if err != nil {
+			cw.abort()
+			return nil, err
+		}
+		if err := cw.close(); err != nil {
+			return nil, err
+		}
+		return &LastCheckpoint{Version: version, Size: cw.actions, NumOfAddFiles: cw.adds}, nil
+	})
 }
 
 type countingWriter struct {
@@ -581,134 +861,28 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func writeCheckpointTo(w *countingWriter, s *Snapshot, minDeletion int64) (*LastCheckpoint, error) {
-	withDomains := len(s.domains) > 0
-	schema := checkpointSchema(withDomains)
-	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Snappy),
-		parquet.WithMaxRowGroupLength(checkpointBatchRows*4),
-	)
-	fw, err := pqarrow.NewFileWriter(schema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	cw, err := newCheckpointWriter(w, len(s.domains) > 0, minDeletion)
 	if err != nil {
 		return nil, err
 	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer rb.Release()
-	cw := &checkpointWriter{rb: rb, fw: fw, cols: len(schema.Fields())}
-	const (
-		colTxn = iota
-		colAdd
-		colRemove
-		colMeta
-		colProto
-		colDomain
-	)
-	write := func() error {
-		// protocol
-		p := s.protocol
-		b := cw.startRow(colProto)
-		b.FieldBuilder(0).(*array.Int32Builder).Append(int32(p.MinReaderVersion))
-		b.FieldBuilder(1).(*array.Int32Builder).Append(int32(p.MinWriterVersion))
-		appendStrList(b.FieldBuilder(2), p.ReaderFeatures, p.MinReaderVersion < 3)
-		appendStrList(b.FieldBuilder(3), p.WriterFeatures, p.MinWriterVersion < 7)
-		if err := cw.endRow(); err != nil {
-			return err
+	err = cw.header(s)
+	for _, a := range s.Files() {
+		if err != nil {
+			break
 		}
-		// metaData
-		m := s.metadata
-		b = cw.startRow(colMeta)
-		appendStr(b.FieldBuilder(0), m.ID, false)
-		appendStr(b.FieldBuilder(1), m.Name, m.Name == "")
-		appendStr(b.FieldBuilder(2), m.Description, m.Description == "")
-		fb := b.FieldBuilder(3).(*array.StructBuilder)
-		fb.Append(true)
-		appendStr(fb.FieldBuilder(0), m.Format.Provider, false)
-		opts := m.Format.Options
-		if opts == nil {
-			opts = map[string]string{}
-		}
-		appendPlainMap(fb.FieldBuilder(1), opts)
-		appendStr(b.FieldBuilder(4), m.SchemaString, false)
-		appendStrList(b.FieldBuilder(5), m.PartitionColumns, false)
-		conf := m.Configuration
-		if conf == nil {
-			conf = map[string]string{}
-		}
-		appendPlainMap(b.FieldBuilder(6), conf)
-		appendI64(b.FieldBuilder(7), m.CreatedTime)
-		if err := cw.endRow(); err != nil {
-			return err
-		}
-		// txns
-		appIDs := make([]string, 0, len(s.txns))
-		for k := range s.txns {
-			appIDs = append(appIDs, k)
-		}
-		sort.Strings(appIDs)
-		for _, id := range appIDs {
-			t := s.txns[id]
-			b = cw.startRow(colTxn)
-			appendStr(b.FieldBuilder(0), t.AppID, false)
-			appendI64(b.FieldBuilder(1), &t.Version)
-			appendI64(b.FieldBuilder(2), t.LastUpdated)
-			if err := cw.endRow(); err != nil {
-				return err
-			}
-		}
-		// domain metadata
-		if withDomains {
-			for _, d := range s.DomainMetadata() {
-				b = cw.startRow(colDomain)
-				appendStr(b.FieldBuilder(0), d.Domain, false)
-				appendStr(b.FieldBuilder(1), d.Configuration, false)
-				appendBool(b.FieldBuilder(2), ptr(false))
-				if err := cw.endRow(); err != nil {
-					return err
-				}
-			}
-		}
-		// live files; reconciled adds are written with dataChange=false as Spark does.
-		for _, a := range s.Files() {
-			b = cw.startRow(colAdd)
-			appendStr(b.FieldBuilder(0), a.Path, false)
-			pv := a.PartitionValues
-			if pv == nil {
-				pv = map[string]*string{}
-			}
-			appendStrMap(b.FieldBuilder(1), pv)
-			appendI64(b.FieldBuilder(2), &a.Size)
-			appendI64(b.FieldBuilder(3), &a.ModificationTime)
-			appendBool(b.FieldBuilder(4), ptr(false))
-			appendStr(b.FieldBuilder(5), a.Stats, a.Stats == "")
-			appendPlainMap(b.FieldBuilder(6), a.Tags)
-			cw.adds++
-			if err := cw.endRow(); err != nil {
-				return err
-			}
-		}
-		// unexpired tombstones
-		for _, r := range s.Tombstones() {
-			if r.DeletionTimestamp == nil || *r.DeletionTimestamp <= minDeletion {
-				continue
-			}
-			b = cw.startRow(colRemove)
-			appendStr(b.FieldBuilder(0), r.Path, false)
-			appendI64(b.FieldBuilder(1), r.DeletionTimestamp)
-			appendBool(b.FieldBuilder(2), ptr(false))
-			appendBool(b.FieldBuilder(3), r.ExtendedFileMetadata)
-			appendStrMap(b.FieldBuilder(4), r.PartitionValues)
-			appendI64(b.FieldBuilder(5), r.Size)
-			appendPlainMap(b.FieldBuilder(6), r.Tags)
-			if err := cw.endRow(); err != nil {
-				return err
-			}
-		}
-		return cw.flush()
+		err = cw.add(a)
 	}
-	if err := write(); err != nil {
-		_ = fw.Close()
+	for _, r := range s.Tombstones() {
+		if err != nil {
+			break
+		}
+		err = cw.remove(r)
+	}
+	if err != nil {
+		cw.abort()
 		return nil, err
 	}
-	if err := fw.Close(); err != nil {
+	if err := cw.close(); err != nil {
 		return nil, err
 	}
 	return &LastCheckpoint{Version: s.version, Size: cw.actions, NumOfAddFiles: cw.adds}, nil

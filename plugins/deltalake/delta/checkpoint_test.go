@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -431,4 +432,77 @@ func TestReadMultiPartCheckpoint(t *testing.T) {
 	_, err = Load(ctx, store)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "missing")
+}
+
+// The streaming checkpoint (previous checkpoint + JSON tail, used by tables
+// opened WithoutFiles) has exactly the rows of one written from a full snapshot.
+func TestStreamingCheckpointMatchesFullSnapshot(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	now := time.Now()
+	tbl, err := Create(ctx, store, CreateOptions{Schema: mustSchema(t, baseSchema),
+		Configuration: map[string]string{ConfigDeletedFileRetention: "interval 1 day"}},
+		TableOptions{CheckpointInterval: -1, WithoutFiles: true, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	adds := appendN(t, tbl, "a", 6)
+	old := now.Add(-48 * time.Hour).UnixMilli()
+	tx := tbl.NewTransaction()
+	halfDay := now.Add(-12 * time.Hour).UnixMilli()
+	tx.Removes = []Remove{{Path: adds[0].Path, DeletionTimestamp: &old}, {Path: adds[1].Path}, {Path: adds[3].Path, DeletionTimestamp: &halfDay}}
+	_, err = tbl.Commit(ctx, tx)
+	require.NoError(t, err)
+	_, err = tbl.Checkpoint(ctx, tbl.Version()) // no previous checkpoint: full path
+	require.NoError(t, err)
+	assert.Contains(t, readCheckpointRows(t, store, tbl.Version()), "remove "+adds[3].Path)
+	now = now.Add(24 * time.Hour) // adds[3]'s tombstone expires before the next checkpoint
+
+	// Tail: new files, a removal of a checkpointed file, a re-add of a
+	// tombstoned path, a txn update and a schema change.
+	more := appendN(t, tbl, "b", 3)
+	tx = tbl.NewTransaction()
+	tx.Removes = []Remove{{Path: adds[2].Path}, {Path: more[0].Path}}
+	tx.Adds = []Add{adds[1]}
+	tx.SetTxn("a", 99)
+	tx.SetSchema(mustSchema(t, `{"type":"struct","fields":[{"name":"z","type":"string","nullable":true,"metadata":{}}]}`))
+	_, err = tbl.Commit(ctx, tx)
+	require.NoError(t, err)
+	v := tbl.Version()
+
+	_, err = tbl.Checkpoint(ctx, v) // streaming path
+	require.NoError(t, err)
+	streamed := readCheckpointRows(t, store, v)
+	full, err := LoadVersion(ctx, store, v)
+	require.NoError(t, err)
+	_, err = WriteCheckpoint(ctx, store, full, CheckpointOptions{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	assert.Equal(t, readCheckpointRows(t, store, v), streamed)
+	assert.Contains(t, streamed, "add "+adds[1].Path, "re-added path is live")
+	assert.Contains(t, streamed, "remove "+adds[2].Path)
+	assert.NotContains(t, streamed, "remove "+adds[0].Path, "expired tombstone dropped")
+	assert.NotContains(t, streamed, "remove "+adds[3].Path, "tombstone from the previous checkpoint expired")
+	assert.Contains(t, streamed, "txn a 99")
+}
+
+// readCheckpointRows renders a checkpoint's rows as sorted strings.
+func readCheckpointRows(t *testing.T, store *memStore, version int64) []string {
+	t.Helper()
+	var rows []string
+	err := readCheckpoint(context.Background(), store, CheckpointKey(version), true, func(a *Action) error {
+		switch {
+		case a.Add != nil:
+			rows = append(rows, "add "+a.Add.Path, fmt.Sprintf("addmeta %s %d %s", a.Add.Path, a.Add.Size, a.Add.Stats))
+		case a.Remove != nil:
+			rows = append(rows, "remove "+a.Remove.Path)
+		case a.Txn != nil:
+			rows = append(rows, fmt.Sprintf("txn %s %d", a.Txn.AppID, a.Txn.Version))
+		case a.Metadata != nil:
+			rows = append(rows, "metadata "+a.Metadata.SchemaString)
+		case a.Protocol != nil:
+			rows = append(rows, fmt.Sprintf("protocol %d %d", a.Protocol.MinReaderVersion, a.Protocol.MinWriterVersion))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	sort.Strings(rows)
+	return rows
 }

@@ -845,12 +845,17 @@ func (t *Table) checkpointLoop() {
 // version for the newest state) and updates _last_checkpoint. It can run
 // concurrently with commits.
 func (t *Table) Checkpoint(ctx context.Context, version int64) (*LastCheckpoint, error) {
-	var snap *Snapshot
 	t.mu.RLock()
-	if t.snap.version == version && !t.snap.withoutFiles {
+	withoutFiles := t.snap.withoutFiles
+	var snap *Snapshot
+	if t.snap.version == version && !withoutFiles {
 		snap = t.snap.Clone()
 	}
 	t.mu.RUnlock()
+	if withoutFiles {
+		// Stream the previous checkpoint instead of loading every file.
+		return checkpointFromLog(ctx, t.store, version, CheckpointOptions{Now: t.opts.Now})
+	}
 	if snap == nil {
 		var err error
 		if snap, err = LoadVersion(ctx, t.store, version); err != nil {
