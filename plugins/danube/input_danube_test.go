@@ -107,12 +107,12 @@ func readBatch(t *testing.T, in *danubeInput) (service.MessageBatch, service.Ack
 }
 
 func TestInputMetadataAndAck(t *testing.T) {
-	b := danubetest.Start(t)
+	url, b := danubetest.BrokerURL(t)
 	topic := testTopic(t)
-	createTopic(t, b.URL(), topic, 2)
-	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: meta\n%s", b.URL(), topic, fastBackoff))
+	createTopic(t, url, topic, 2)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: meta\n%s", url, topic, fastBackoff))
 	require.NoError(t, in.Connect(context.Background()))
-	publish(t, b.URL(), topic, 2, "a", "b", "c", "d")
+	publish(t, url, topic, 2, "a", "b", "c", "d")
 
 	var got []*service.Message
 	for len(got) < 4 {
@@ -137,6 +137,9 @@ func TestInputMetadataAndAck(t *testing.T) {
 		assert.Equal(t, "test", meta["origin"])
 		assert.NotEmpty(t, meta["danube_producer_id"])
 		assert.NotContains(t, meta, "danube_schema_id")
+	}
+	if b == nil {
+		return // a real broker does not expose its cursors
 	}
 	require.Eventually(t, func() bool {
 		acked := 0
@@ -241,9 +244,19 @@ func TestInputConnectFailsForUnknownTopicAndBadAuth(t *testing.T) {
 // input -> consumer through the Benthos engine with both components built
 // from YAML.
 func TestStreamEndToEnd(t *testing.T) {
-	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 1000})
+	url, _ := danubetest.BrokerURL(t, danubetest.Options{MaxUnacked: 1000})
 	topic := testTopic(t)
-	createTopic(t, b.URL(), topic, 3)
+	createTopic(t, url, topic, 3)
+	// A new reliable subscription starts at the newest message: create it
+	// (with the input's consumer name) before producing.
+	{
+		c, err := client.New(client.Options{URL: url})
+		require.NoError(t, err)
+		cons, err := c.Subscribe(context.Background(), client.ConsumerOptions{Topic: topic, Subscription: "e2e", ConsumerName: "e2e-reader"})
+		require.NoError(t, err)
+		require.NoError(t, cons.Close())
+		require.NoError(t, c.Close())
+	}
 	const n = 500
 
 	var mu sync.Mutex
@@ -258,10 +271,11 @@ input:
     url: %s
     topics: [ %s ]
     subscription: e2e
+    consumer_name: e2e-reader
 %s
 output:
   drop: {}
-`, b.URL(), topic, indent(fastBackoff))))
+`, url, topic, indent(fastBackoff))))
 	require.NoError(t, consumer.SetLoggerYAML(`level: off`))
 	require.NoError(t, consumer.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
 		p, err := m.AsBytes()
@@ -294,7 +308,7 @@ output:
     partitions: 3
     max_in_flight: 8
 %s
-`, n, b.URL(), topic, indent(fastBackoff))))
+`, n, url, topic, indent(fastBackoff))))
 	require.NoError(t, producer.SetLoggerYAML(`level: off`))
 	pStream, err := producer.Build()
 	require.NoError(t, err)
@@ -303,12 +317,6 @@ output:
 	defer cancel()
 	cDone := make(chan error, 1)
 	go func() { cDone <- cStream.Run(ctx) }()
-	// The consumer must be subscribed before producing (new subscriptions
-	// start at the tail).
-	require.Eventually(t, func() bool {
-		st, _ := b.Stats(client.PartitionTopic(topic, 2))
-		return st.Subscriptions["e2e"].ActiveConsumers > 0
-	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, pStream.Run(ctx))
 
 	select {

@@ -126,18 +126,18 @@ func TestOutputConfigErrors(t *testing.T) {
 }
 
 func TestOutputSendsBatchAndSetsAttributes(t *testing.T) {
-	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 1000})
+	url, _ := danubetest.BrokerURL(t, danubetest.Options{MaxUnacked: 1000})
 	topic := testTopic(t)
 	out := newTestOutput(t, fmt.Sprintf(`
 url: %s
 topic: %s
 routing_key: '${! meta("key") }'
 partitions: 2
-%s`, b.URL(), topic, fastBackoff))
+%s`, url, topic, fastBackoff))
 	ctx := context.Background()
 	require.NoError(t, out.Connect(ctx))
 
-	c, err := client.New(client.Options{URL: b.URL()})
+	c, err := client.New(client.Options{URL: url})
 	require.NoError(t, err)
 	defer c.Close()
 	cons, err := c.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "check"})
