@@ -114,7 +114,7 @@ Each request header is stored under its canonical name as Go's `+"`http.Canonica
 - webhook_path
 - webhook_method
 - webhook_remote_ip: the socket peer, or the client named in `+"`X-Forwarded-For`"+` when the peer is in `+"`trusted_proxies`"+`
-- webhook_request_id: `+"`X-Request-Id`"+` from a trusted proxy, else a generated UUID
+- webhook_request_id: `+"`X-Request-Id`"+` from a trusted proxy, else a generated id (a random per-process prefix and a counter)
 - webhook_received_at: RFC 3339 with nanoseconds, UTC
 - webhook_endpoint: the endpoint name (its path unless named)
 - webhook_content_type
@@ -532,10 +532,12 @@ func newWebhookServerInput(conf wsiConfig, mgr *service.Resources) (*webhookServ
 	}
 	m := mgr.Metrics()
 	w := &webhookServerInput{
-		conf:      conf,
-		mgr:       mgr,
-		log:       mgr.Logger(),
-		pending:   make(chan *pendingRequest),
+		conf: conf,
+		mgr:  mgr,
+		log:  mgr.Logger(),
+		// Buffered so that a busy server hands requests over without a
+		// rendezvous per request; each still waits for its own ack.
+		pending:   make(chan *pendingRequest, 64),
 		closing:   make(chan struct{}),
 		claims:    ingress.NewClaims(),
 		mRequests: m.NewCounter("webhook_server_requests", "endpoint", "status"),
