@@ -377,7 +377,7 @@ func (b *Broker) Stats(topicName string) (TopicStats, bool) {
 		return TopicStats{}, false
 	}
 	t.mu.RLock()
-	st := TopicStats{Reliable: t.reliable, Messages: uint64(len(t.log)), Producers: len(t.producers), Subscriptions: map[string]SubscriptionStats{}}
+	st := TopicStats{Reliable: t.reliable, Messages: t.logBase + uint64(len(t.log)), Producers: len(t.producers), Subscriptions: map[string]SubscriptionStats{}}
 	subs := t.subscriptionList()
 	t.mu.RUnlock()
 	for _, s := range subs {

@@ -184,7 +184,8 @@ type topic struct {
 	mu            sync.RWMutex
 	schemaSubject string
 	validation    topicSchemaConfig
-	log           []*pb.StreamMessage // reliable only; index == offset
+	log           []*pb.StreamMessage // reliable only; log[i] has offset logBase+i
+	logBase       uint64              // offsets below were acked by every subscription and dropped
 	producers     map[string]*producer
 	subs          map[string]*subscription
 }
@@ -209,21 +210,54 @@ func (t *topic) subscriptionList() []*subscription {
 	return out
 }
 
-// logSnapshot returns the current log. Entries below len are immutable, so
-// the caller may read them without the lock.
-func (t *topic) logSnapshot() []*pb.StreamMessage {
+// logView is a snapshot of a reliable topic's log. Entries are immutable
+// once appended, so it may be read without the topic lock.
+type logView struct {
+	base uint64
+	msgs []*pb.StreamMessage
+}
+
+func (v logView) end() uint64 { return v.base + uint64(len(v.msgs)) }
+
+func (v logView) at(off uint64) *pb.StreamMessage { return v.msgs[off-v.base] }
+
+func (t *topic) logSnapshot() logView {
 	t.mu.RLock()
-	l := t.log
+	v := logView{base: t.logBase, msgs: t.log}
 	t.mu.RUnlock()
-	return l
+	return v
+}
+
+// trimThreshold is the log length above which acked entries are dropped.
+const trimThreshold = 4096
+
+// trimLocked drops the log prefix every subscription has acked. New reliable
+// subscriptions start at the tail and restarts rewind to the acked cursor, so
+// no client can ever read those entries again: trimming is invisible on the
+// wire and keeps long tests and benchmarks from holding every payload.
+func (t *topic) trimLocked() {
+	cut := t.logBase + uint64(len(t.log))
+	for _, s := range t.subs {
+		if a := s.ackedMark.Load(); a < cut {
+			cut = a
+		}
+	}
+	if cut-t.logBase < uint64(len(t.log))/2 {
+		return
+	}
+	t.log = append([]*pb.StreamMessage(nil), t.log[cut-t.logBase:]...)
+	t.logBase = cut
 }
 
 // publish stores (reliable) and dispatches one message.
 func (t *topic) publish(m *pb.StreamMessage) {
 	t.mu.Lock()
 	if t.reliable {
-		m.MsgId.TopicOffset = uint64(len(t.log))
+		m.MsgId.TopicOffset = t.logBase + uint64(len(t.log))
 		t.log = append(t.log, m)
+		if len(t.log) >= trimThreshold && len(t.log)%1024 == 0 {
+			t.trimLocked()
+		}
 	}
 	var subs []*subscription
 	if len(t.subs) == 1 {

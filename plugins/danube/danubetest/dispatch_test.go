@@ -402,3 +402,57 @@ func TestKillStreams(t *testing.T) {
 		t.Fatalf("in-flight message not redelivered after KillStreams: %q", m.Payload)
 	}
 }
+
+func TestAckedLogPrefixIsTrimmedInvisibly(t *testing.T) {
+	b := Start(t, Options{MaxUnacked: 10000})
+	c := dial(t, b.URL())
+	const topic = "/default/trim"
+	pid := c.producer(topic, "p", true)
+	r := c.receive(c.subscribe(topic, "s", "c", pb.ConsumerRequest_Exclusive))
+	const n = trimThreshold * 3 / 2
+	for i := 0; i < n; i++ {
+		c.send(topic, pid, "x")
+	}
+	for i := 0; i < n-1; i++ { // the last one stays unacked
+		m := r.next(t)
+		if m.MsgId.TopicOffset != uint64(i) {
+			t.Fatalf("offset %d, want %d", m.MsgId.TopicOffset, i)
+		}
+		c.ack(m, "s")
+	}
+	last := r.next(t)
+	const more = 2*trimThreshold - n // trimming happens when the log reaches a multiple of 1024
+	for i := 0; i < more; i++ {
+		c.send(topic, pid, "more")
+	}
+	tp := b.cluster.topic(topic)
+	tp.mu.RLock()
+	base, kept := tp.logBase, len(tp.log)
+	tp.mu.RUnlock()
+	if base != n-1 || kept != n+more-(n-1) {
+		t.Fatalf("log base %d with %d entries kept; want base %d and %d entries", base, kept, n-1, n+more-(n-1))
+	}
+	st, _ := b.Stats(topic)
+	if st.Messages != n+more {
+		t.Fatalf("Stats.Messages = %d", st.Messages)
+	}
+	// A restart rewinds to the acked cursor, which is still in the log.
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	var id uint64
+	for i := 0; ; i++ { // the first call may hit the connection the restart cut
+		resp, err := c.cons.Subscribe(testCtx(t), &pb.ConsumerRequest{TopicName: topic, ConsumerName: "c", Subscription: "s"})
+		if err == nil {
+			id = resp.ConsumerId
+			break
+		}
+		if i > 50 {
+			t.Fatalf("subscribing after restart: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := c.receive(id).next(t); m.MsgId.TopicOffset != last.MsgId.TopicOffset {
+		t.Fatalf("after restart got offset %d, want %d", m.MsgId.TopicOffset, last.MsgId.TopicOffset)
+	}
+}

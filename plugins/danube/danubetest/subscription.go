@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -94,6 +95,7 @@ type subscription struct {
 	policy      FailurePolicy
 	next        uint64              // next never-dispatched offset
 	ackBase     uint64              // every offset below is acked or skipped
+	ackedMark   atomic.Uint64       // copy of ackBase readable under the topic lock
 	acked       map[uint64]struct{} // acked offsets >= ackBase
 	inflight    map[uint64]*delivery
 	retries     map[uint64]*delivery // waiting for redelivery
@@ -154,8 +156,9 @@ func newSubscription(t *topic, name string, typ pb.ConsumerRequest_SubscriptionT
 	s.applyConfig(cfg)
 	if t.reliable {
 		// A new reliable subscription starts at the tail.
-		tail := uint64(len(t.log))
+		tail := t.logBase + uint64(len(t.log))
 		s.next, s.ackBase = tail, tail
+		s.ackedMark.Store(tail)
 	}
 	return s
 }
@@ -328,7 +331,7 @@ func (s *subscription) pumpLocked(now time.Time) {
 	if len(s.consumers) == 0 {
 		return
 	}
-	var log []*pb.StreamMessage
+	var log logView
 	if len(s.retries) > 0 {
 		log = s.topic.logSnapshot()
 		// Single-consumer types redeliver strictly in offset order: a retry
@@ -352,7 +355,7 @@ func (s *subscription) pumpLocked(now time.Time) {
 				s.settleLocked(d)
 				continue
 			}
-			if c == nil || !trySend(c, log[off]) {
+			if c == nil || !trySend(c, log.at(off)) {
 				if single {
 					break
 				}
@@ -368,11 +371,11 @@ func (s *subscription) pumpLocked(now time.Time) {
 	if s.blocked {
 		return
 	}
-	if log == nil || uint64(len(log)) <= s.next {
+	if log.end() <= s.next {
 		log = s.topic.logSnapshot()
 	}
-	for s.next < uint64(len(log)) && len(s.inflight)+len(s.retries) < s.window {
-		m := log[s.next]
+	for s.next < log.end() && len(s.inflight)+len(s.retries) < s.window {
+		m := log.at(s.next)
 		key := ""
 		if s.subType == pb.ConsumerRequest_KeyShared {
 			key = effectiveKey(m)
@@ -457,7 +460,7 @@ func (s *subscription) deadLetterLocked(d *delivery) {
 	if dlq == "" {
 		return
 	}
-	orig := s.topic.logSnapshot()[d.offset]
+	orig := s.topic.logSnapshot().at(d.offset)
 	m := cloneForTopic(orig, dlq)
 	cluster := s.topic.cluster
 	// Publishing takes the cluster lock and other subscriptions' locks; do it
@@ -487,11 +490,12 @@ func (s *subscription) markAckedLocked(off uint64) {
 	s.ackBase++
 	for {
 		if _, ok := s.acked[s.ackBase]; !ok {
-			return
+			break
 		}
 		delete(s.acked, s.ackBase)
 		s.ackBase++
 	}
+	s.ackedMark.Store(s.ackBase)
 }
 
 // scheduleLocked makes sure the timer fires no later than at.
