@@ -23,7 +23,9 @@ type memStore struct {
 	// failPut, if set, is consulted before each PutIfAbsent: a non-nil error is
 	// returned; if landed is true the object is stored anyway (ambiguous failure).
 	failPut func(key string) (landed bool, err error)
-	gets    int
+	// failList, if set, may fail a List call.
+	failList func() error
+	gets     int
 }
 
 type memObject struct {
@@ -121,6 +123,11 @@ func (m *memStore) Create(_ context.Context, key string) (objstore.Writer, error
 func (m *memStore) List(_ context.Context, prefix, startAfter string) ([]objstore.ObjectInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failList != nil {
+		if err := m.failList(); err != nil {
+			return nil, err
+		}
+	}
 	var out []objstore.ObjectInfo
 	for k, o := range m.objects {
 		if strings.HasPrefix(k, prefix) && k > startAfter {

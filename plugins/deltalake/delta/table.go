@@ -35,7 +35,7 @@ const DefaultMaxCommitAttempts = 15
 
 // recentCommits is how many of the latest commits a Table keeps decoded, so
 // conflict checks against commits it made or read itself need no GET.
-const recentCommits = 128
+const recentCommits = 32
 
 // TableOptions tune a Table. The zero value is usable.
 type TableOptions struct {
@@ -534,10 +534,19 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (*CommitResult, err
 			lastErr = fmt.Errorf("commit %d was taken by another writer", version)
 			ws, err := t.update(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("committing: reading winning commits: %w", err)
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("committing: reading winning commits: %w", err)
+				}
+				// Nothing of ours is written yet: a failed read is retried.
+				lastErr = fmt.Errorf("reading winning commits: %w", err)
+				ws = nil
 			}
 			for _, w := range ws {
 				if ci := w.CommitInfo(); ci != nil && ci.TxnID == txnID {
+					// An earlier attempt that reported an error had landed.
+					t.mu.Lock()
+					w.own = true
+					t.mu.Unlock()
 					res.Version, res.Winners = w.Version, winners
 					res.SchemaChanged = hasMetadata(w)
 					t.maybeCheckpoint(w.Version)

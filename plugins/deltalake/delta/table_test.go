@@ -190,6 +190,30 @@ func TestAmbiguousPutFailureIsRecognisedByTxnID(t *testing.T) {
 	assert.Contains(t, err.Error(), "outage")
 }
 
+func TestListOutageWhileResolvingConflictIsRetried(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	a := testCreate(t, store, nil, TableOptions{CheckpointInterval: -1})
+	b, err := Open(ctx, store, TableOptions{CheckpointInterval: -1, RetryBackoff: time.Millisecond})
+	require.NoError(t, err)
+	appendN(t, a, "a", 2)
+	failures := 2
+	store.failList = func() error {
+		if failures > 0 {
+			failures--
+			return errors.New("503 slow down")
+		}
+		return nil
+	}
+	tx := b.NewTransaction()
+	tx.Adds = []Add{newAdd("")}
+	res, err := b.Commit(ctx, tx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), res.Version)
+	assert.Len(t, res.Winners, 2)
+	assert.Equal(t, 4, res.Attempts)
+}
+
 func TestConcurrentMetadataChange(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
