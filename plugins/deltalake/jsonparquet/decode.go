@@ -89,7 +89,9 @@ const (
 // DecoderOptions configures a Decoder.
 type DecoderOptions struct {
 	// PartitionColumns are top-level primitive columns whose values are
-	// returned by Row.PartitionValues and not written into Parquet.
+	// returned by Row.PartitionValues and not written into Parquet. A row
+	// without the field fails with ErrMissingPartition; an explicit null
+	// gives a null partition value when the column is nullable.
 	PartitionColumns []string
 	// ExtraColumns are top-level columns filled from the extras passed to
 	// Decode, in this order (metadata such as topic or offset), not from
@@ -307,6 +309,12 @@ func (d *Decoder) collectFields(n *node, v *fastjson.Value) {
 				d.unknownErr = err
 			}
 			return
+		}
+		for i := range d.unknown {
+			if d.unknown[i].Path == p { // duplicate key: the last one wins
+				d.unknown = append(d.unknown[:i], d.unknown[i+1:]...)
+				break
+			}
 		}
 		if t == nil {
 			return // only nulls inside: nothing to lose yet

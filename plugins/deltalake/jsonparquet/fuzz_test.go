@@ -2,6 +2,7 @@ package jsonparquet
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -69,6 +70,41 @@ func FuzzAppendJSON(f *testing.F) {
 		df, err := fw.Close()
 		if err != nil || df.NumRecords != rec.NumRows() {
 			t.Fatalf("close: %v %+v", err, df)
+		}
+	})
+}
+
+// FuzzInferThenDecode checks that inference and decoding agree: a row
+// whose schema could be inferred decodes against that schema, failing at
+// most on a value outside the inferred type's range (1e400, NaN), never on
+// a type, nullability or unknown-field error.
+func FuzzInferThenDecode(f *testing.F) {
+	for _, r := range richRows {
+		f.Add([]byte(r))
+	}
+	for _, r := range []string{
+		`{"a":[1,2.5],"b":{"c":null,"d":[[1],[2]]},"e":[]}`, `{"a":[{"x":1},{"y":"s"}]}`, `{"a":1e400}`, `{"a":[null,{"b":[null,1]}]}`,
+		`{"a":-0,"b":1.0,"c":"\u0000"}`, `{"a":{"b":{}}}`, `{"A":1,"a":2}`,
+	} {
+		f.Add([]byte(r))
+	}
+	f.Fuzz(func(t *testing.T, row []byte) {
+		schema, err := InferSchema([][]byte{row})
+		if err != nil || schema.NumFields() == 0 {
+			return
+		}
+		d, err := NewDecoder(schema, DecoderOptions{})
+		if err != nil {
+			t.Fatalf("inferred schema %s does not compile: %v", schema, err)
+		}
+		if _, err := d.Decode(row); err != nil {
+			var unknown *UnknownFieldsError
+			if errors.As(err, &unknown) || errors.Is(err, ErrTypeMismatch) || errors.Is(err, ErrNullNotAllowed) {
+				t.Fatalf("row %q does not decode against its inferred schema %s: %v", row, schema, err)
+			}
+		}
+		if _, changed, err := EvolveSchema(schema, schema); err != nil || changed {
+			t.Fatalf("evolving a schema with itself: changed=%v err=%v", changed, err)
 		}
 	})
 }

@@ -51,16 +51,22 @@ func inferType(v *fastjson.Value, path string) (arrow.DataType, error) {
 			name := string(key)
 			var ft arrow.DataType
 			ft, err = inferType(val, joinPath(path, name))
-			if err != nil || ft == nil {
+			if err != nil {
 				return
 			}
 			for i := range fields {
-				if fields[i].Name == name { // duplicate key: last wins, like decoding
-					fields[i].Type = ft
+				if fields[i].Name == name { // duplicate key: the last one wins, as in decoding
+					if ft == nil {
+						fields = append(fields[:i], fields[i+1:]...)
+					} else {
+						fields[i].Type = ft
+					}
 					return
 				}
 			}
-			fields = append(fields, arrow.Field{Name: name, Type: ft, Nullable: true})
+			if ft != nil {
+				fields = append(fields, arrow.Field{Name: name, Type: ft, Nullable: true})
+			}
 		})
 		if err != nil || len(fields) == 0 {
 			return nil, err
@@ -328,10 +334,13 @@ func decodable(table, observed arrow.DataType) bool {
 	return false
 }
 
-// checkCaseClashes rejects names that differ only by case within one
-// struct: Delta column names are case-insensitive.
+// checkCaseClashes rejects empty names and names that differ only by case
+// within one struct: Delta column names are case-insensitive.
 func checkCaseClashes(fields []arrow.Field, parent string) error {
 	for i, f := range fields {
+		if f.Name == "" {
+			return &FieldError{Path: joinPath(parent, `""`), Kind: ErrInvalidValue, Detail: "empty field name"}
+		}
 		for _, g := range fields[:i] {
 			if strings.EqualFold(f.Name, g.Name) {
 				return &FieldError{Path: joinPath(parent, f.Name), Kind: ErrTypeMismatch, Detail: fmt.Sprintf("name differs only by case from %s", joinPath(parent, g.Name))}

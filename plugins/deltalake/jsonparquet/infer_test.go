@@ -28,6 +28,8 @@ func TestInferSchema(t *testing.T) {
 		{"conflict struct vs scalar", []string{`{"u":1}`, `{"u":{"a":1}}`}, "", "field u: conflicting types long and struct"},
 		{"conflict in array", []string{`{"a":[1,"x"]}`}, "", "field a[]: conflicting types long and string"},
 		{"malformed", []string{`{"a":`}, "", "malformed JSON"},
+		{"duplicate keys: last wins", []string{`{"a":1,"a":"x","b":1,"b":[]}`}, "a: type=utf8, nullable", ""},
+		{"empty name", []string{`{"":1}`}, "", "empty field name"},
 		{"case clash", []string{`{"a":1}`, `{"A":2}`}, "", "field A: name differs only by case from a"},
 		{"nested case clash", []string{`{"l":[{"x":1,"X":2}]}`}, "", "field l[].X: name differs only by case from l[].x"},
 	}
