@@ -123,9 +123,10 @@ func (o Offsets) Clone() Offsets {
 }
 
 // TxnVersions returns the txn version per appId for a commit of o by
-// writerID: the highest offset this writer has committed for that
-// topic-partition, never lower than prev (the versions already in the table).
-// The version is informative (Delta readers expose it through
+// writerID: the highest offset of o for that topic-partition, raised to one
+// more than the version already in the table (prev) when it is not above
+// it, so that versions strictly increase per appId as Delta expects (a
+// commit may hold only redelivered older offsets). The version is informative (Delta readers expose it through
 // transaction_version); deduplication relies on the exact offsets recorded
 // under CommitInfoKey, because a redelivered older offset can arrive after a
 // higher one was committed.
@@ -135,8 +136,8 @@ func (o Offsets) TxnVersions(writerID string, prev func(appID string) (int64, bo
 		hi, _ := o[topic].Max()
 		version := int64(hi)
 		appID := AppID(writerID, topic)
-		if p, ok := prev(appID); ok && p > version {
-			version = p
+		if p, ok := prev(appID); ok && p >= version {
+			version = p + 1
 		}
 		out[appID] = version
 	}

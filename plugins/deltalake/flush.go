@@ -1,0 +1,425 @@
+package deltalake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
+)
+
+// maxCommitAttempts bounds how often one flush is rebuilt because another
+// writer committed some of its offsets first.
+const maxCommitAttempts = 15
+
+// maxRowGroupRows caps the rows concatenated into one Parquet row group.
+const maxRowGroupRows = 1 << 20
+
+// errOffsetsCommittedElsewhere aborts a commit attempt whose flush contains
+// offsets that a winning commit of another writer already holds.
+var errOffsetsCommittedElsewhere = errors.New("a concurrent commit already contains some of these Danube offsets")
+
+// settle commits flush f and wakes the WriteBatch calls waiting on it.
+func (tw *tableWriter) settle(f *flush) {
+	o := tw.o
+	err := tw.commitFlush(context.Background(), f)
+	for _, g := range f.groups {
+		for _, r := range g.recs {
+			r.Release()
+		}
+		g.recs = nil
+	}
+	o.addBuffered(-f.bytes)
+	if err != nil {
+		tw.ledger.Release(f.offsets)
+		o.metrics.errors.Incr(1)
+		o.log.Errorf("Committing %d rows to table %s failed: %v", f.rows, tw.path, err)
+		f.err = fmt.Errorf("committing to table %s: %w", tw.path, err)
+	}
+	close(f.done)
+}
+
+// refresh reads the commits made since the table version this writer
+// knows (by any writer), folds their offsets into the ledger, adopts schema
+// changes and returns the offsets of f that are already committed.
+func (tw *tableWriter) refresh(ctx context.Context, f *flush) (exactlyonce.Offsets, error) {
+	entries, err := tw.table.Update(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading new commits: %w", err)
+	}
+	schemaChanged := false
+	for _, e := range entries {
+		tw.ledger.Observe(e.Version, commitOffsets(e))
+		for i := range e.Actions {
+			if e.Actions[i].Metadata != nil {
+				schemaChanged = true
+			}
+		}
+	}
+	if len(entries) > 0 {
+		if err := tw.table.CanWrite(); err != nil {
+			return nil, err
+		}
+		if schemaChanged {
+			if err := tw.adoptSchema(tw.table.Schema()); err != nil {
+				return nil, fmt.Errorf("table schema changed by another writer: %w", err)
+			}
+		}
+	}
+	// Offsets of f committed by others, in these commits or in ones an
+	// earlier flush already read.
+	dups := exactlyonce.Offsets{}
+	if f != nil {
+		dups = tw.ledger.CommittedOf(f.offsets)
+	}
+	return dups, nil
+}
+
+// commitOffsets decodes the Danube offsets recorded in a commit; commits of
+// other engines have none.
+func commitOffsets(e *delta.CommitEntry) exactlyonce.Offsets {
+	ci := e.CommitInfo()
+	if ci == nil || ci.Extra == nil {
+		return exactlyonce.Offsets{}
+	}
+	raw, ok := ci.Extra[exactlyonce.CommitInfoKey]
+	if !ok {
+		return exactlyonce.Offsets{}
+	}
+	offs, err := exactlyonce.ParseOffsets(raw)
+	if err != nil {
+		return exactlyonce.Offsets{}
+	}
+	return offs
+}
+
+// commitFlush writes the data files of f and commits them, retrying on top
+// of concurrent commits.
+func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
+	o := tw.o
+	for attempt := 1; ; attempt++ {
+		dups, err := tw.refresh(ctx, f)
+		if err != nil {
+			return err
+		}
+		if dups.Count() > 0 {
+			if err := tw.dropRows(f, dups); err != nil {
+				return err
+			}
+		}
+		if f.rows == 0 {
+			return nil
+		}
+		adds, keys, err := tw.writeFiles(ctx, f)
+		if err != nil {
+			tw.deleteFiles(keys)
+			return err
+		}
+		o.crashPoint("after-parquet")
+		version, err := tw.commitAdds(ctx, f, adds)
+		if errors.Is(err, errOffsetsCommittedElsewhere) && attempt < maxCommitAttempts {
+			// Our files were never referenced: remove them and rebuild.
+			o.metrics.conflicts.Incr(1)
+			tw.deleteFiles(keys)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		tw.ledger.Commit(f.offsets)
+		latency := time.Since(f.created)
+		o.metrics.commits.Incr(1)
+		o.metrics.rows.Incr(f.rows)
+		o.metrics.bytes.Incr(f.bytes)
+		o.metrics.files.Incr(int64(len(adds)))
+		o.metrics.commitLatency.Timing(latency.Nanoseconds())
+		o.log.With("table", tw.path, "version", version, "rows", f.rows, "files", len(adds),
+			"latency_ms", float64(latency.Microseconds())/1000, "event", "delta_lake_commit").
+			Debugf("Committed version %d of %s", version, tw.path)
+		o.crashPoint("after-commit")
+		return nil
+	}
+}
+
+// dropRows removes from f the rows whose offsets are already committed by
+// another writer; their messages are acknowledged as written. The affected
+// groups are decoded again from the retained payloads.
+func (tw *tableWriter) dropRows(f *flush, dups exactlyonce.Offsets) error {
+	o := tw.o
+	for _, key := range f.order {
+		g := f.groups[key]
+		keep := g.srcs[:0:0]
+		for _, s := range g.srcs {
+			if !(s.hasOff && dups.Contains(s.topic, s.offset)) {
+				keep = append(keep, s)
+			}
+		}
+		if len(keep) == len(g.srcs) {
+			continue
+		}
+		o.metrics.duplicates.Incr(int64(len(g.srcs) - len(keep)))
+		for _, r := range g.recs {
+			r.Release()
+		}
+		g.recs = nil
+		f.rows -= g.rows
+		g.rows = 0
+		g.srcs = keep
+		if len(keep) == 0 {
+			continue
+		}
+		dec, err := tw.decoder(g.gen)
+		if err != nil {
+			return err
+		}
+		buf := dec.NewBuffer(nil)
+		for _, s := range keep {
+			row, err := dec.Decode(s.payload, s.extras...)
+			if err == nil {
+				err = buf.Append(row)
+			}
+			if err != nil {
+				buf.Release()
+				return fmt.Errorf("rebuilding flush: %w", err)
+			}
+		}
+		rec := buf.NewRecord()
+		buf.Release()
+		g.decoderPut(dec)
+		g.recs = []arrow.RecordBatch{rec}
+		g.rows = rec.NumRows()
+		f.rows += g.rows
+	}
+	f.offsets.Subtract(dups)
+	return nil
+}
+
+func (g *fileGroup) decoderPut(d *jsonparquet.Decoder) { g.gen.decoders.Put(d) }
+
+// writeFiles writes every group of f as Parquet data files and returns
+// their add actions and object keys.
+func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, []string, error) {
+	o := tw.o
+	var adds []delta.Add
+	var keys []string
+	for _, key := range f.order {
+		g := f.groups[key]
+		if g.rows == 0 {
+			continue
+		}
+		dir := partitionDir(tw.partCols, g.pvals)
+		recs, err := concatRecords(g.recs)
+		if err != nil {
+			return nil, keys, err
+		}
+		part := 0
+		for i := 0; i < len(recs); {
+			name := jsonparquet.FileName(part, o.conf.compression)
+			part++
+			if dir != "" {
+				name = dir + "/" + name
+			}
+			keys = append(keys, name)
+			n, df, err := tw.writeFile(ctx, name, g, recs[i:])
+			if err != nil {
+				releaseAll(recs)
+				return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
+			}
+			i += n
+			pv := make(map[string]*string, len(tw.partCols))
+			for k, c := range tw.partCols {
+				if g.pvals[k] != nil && *g.pvals[k] != "" {
+					pv[c] = g.pvals[k]
+				} else {
+					pv[c] = nil
+				}
+			}
+			adds = append(adds, delta.Add{
+				Path:             delta.EncodePath(name),
+				PartitionValues:  pv,
+				Size:             df.Size,
+				ModificationTime: time.Now().UnixMilli(),
+				DataChange:       true,
+				Stats:            df.Stats,
+			})
+		}
+		releaseAll(recs)
+	}
+	return adds, keys, nil
+}
+
+// writeFile streams records into one data file until target_file_size is
+// reached; it returns how many records it consumed.
+func (tw *tableWriter) writeFile(ctx context.Context, key string, g *fileGroup, recs []arrow.RecordBatch) (int, jsonparquet.DataFile, error) {
+	w, err := tw.store.Create(ctx, key)
+	if err != nil {
+		return 0, jsonparquet.DataFile{}, err
+	}
+	schema := recs[0].Schema()
+	fw, err := jsonparquet.NewFileWriter(w, schema, jsonparquet.WriterOptions{Compression: tw.o.conf.compression})
+	if err != nil {
+		_ = w.Abort()
+		return 0, jsonparquet.DataFile{}, err
+	}
+	n := 0
+	for n < len(recs) {
+		if err := fw.Write(recs[n]); err != nil {
+			_, _ = fw.Close()
+			_ = w.Abort()
+			return 0, jsonparquet.DataFile{}, err
+		}
+		n++
+		if fw.BytesWritten() >= tw.o.conf.targetFileSize {
+			break
+		}
+	}
+	df, err := fw.Close()
+	if err != nil {
+		_ = w.Abort()
+		return 0, df, err
+	}
+	if err := w.Close(); err != nil {
+		return 0, df, err
+	}
+	return n, df, nil
+}
+
+// concatRecords merges small per-call records into row groups of up to
+// maxRowGroupRows rows (one Parquet row group per record). The inputs stay
+// owned by the caller; the results must be released.
+func concatRecords(recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
+	var out []arrow.RecordBatch
+	for start := 0; start < len(recs); {
+		end, rows := start, int64(0)
+		for end < len(recs) && (end == start || rows+recs[end].NumRows() <= maxRowGroupRows) {
+			rows += recs[end].NumRows()
+			end++
+		}
+		chunk := recs[start:end]
+		if len(chunk) == 1 {
+			chunk[0].Retain()
+			out = append(out, chunk[0])
+		} else {
+			schema := chunk[0].Schema()
+			cols := make([]arrow.Array, schema.NumFields())
+			for c := range cols {
+				parts := make([]arrow.Array, len(chunk))
+				for k, r := range chunk {
+					parts[k] = r.Column(c)
+				}
+				arr, err := array.Concatenate(parts, memory.DefaultAllocator)
+				if err != nil {
+					releaseAll(out)
+					for _, a := range cols[:c] {
+						a.Release()
+					}
+					return nil, fmt.Errorf("merging record batches: %w", err)
+				}
+				cols[c] = arr
+			}
+			rec := array.NewRecordBatch(schema, cols, rows)
+			for _, a := range cols {
+				a.Release()
+			}
+			out = append(out, rec)
+		}
+		start = end
+	}
+	return out, nil
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// deleteFiles removes data files that no commit references (best effort:
+// vacuum removes whatever is left).
+func (tw *tableWriter) deleteFiles(keys []string) {
+	for _, k := range keys {
+		if err := tw.store.Delete(context.Background(), k); err != nil {
+			tw.o.log.Debugf("Removing uncommitted file %s: %v", k, err)
+		}
+	}
+}
+
+// commitAdds commits the add actions of f with the Delta library's
+// optimistic concurrency. Every winning commit of another writer is folded
+// into the ledger as it is discovered; if one already contains offsets of f
+// the attempt is aborted with errOffsetsCommittedElsewhere so that the flush
+// is rebuilt without them.
+func (tw *tableWriter) commitAdds(ctx context.Context, f *flush, adds []delta.Add) (int64, error) {
+	o := tw.o
+	maxGen := 0
+	for _, g := range f.groups {
+		if g.rows > 0 && g.gen.idx > maxGen {
+			maxGen = g.gen.idx
+		}
+	}
+	tx := tw.table.NewTransaction()
+	tx.Operation = "STREAMING UPDATE"
+	tx.OperationParameters = map[string]any{"outputMode": "Append", "queryId": o.writerID, "epochId": fmt.Sprint(tx.ReadVersion() + 1)}
+	tx.OperationMetrics = map[string]any{"numFiles": fmt.Sprint(len(adds)), "numOutputRows": fmt.Sprint(f.rows), "numOutputBytes": fmt.Sprint(sumSize(adds))}
+	tx.Adds = adds
+	if f.offsets.Count() > 0 {
+		tx.CommitInfoExtra = map[string]any{exactlyonce.CommitInfoKey: f.offsets}
+		for appID, v := range f.offsets.TxnVersions(o.writerID, func(app string) (int64, bool) {
+			t, ok := tw.table.Txn(app)
+			return t.Version, ok
+		}) {
+			tx.SetTxn(appID, v)
+		}
+	}
+	tw.mu.Lock()
+	if maxGen > tw.committedGen {
+		schema, err := delta.FromArrow(tw.gens[maxGen].schema)
+		if err != nil {
+			tw.mu.Unlock()
+			return 0, err
+		}
+		tx.SetSchema(schema)
+	}
+	tw.mu.Unlock()
+	tx.OnConflict = func(winners []*delta.CommitEntry) error {
+		o.metrics.conflicts.Incr(1)
+		for _, w := range winners {
+			tw.ledger.Observe(w.Version, commitOffsets(w))
+		}
+		if tw.ledger.CommittedOf(f.offsets).Count() > 0 {
+			return errOffsetsCommittedElsewhere
+		}
+		return nil
+	}
+	res, err := tw.table.Commit(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	tw.ledger.Observe(res.Version, f.offsets)
+	tw.mu.Lock()
+	if maxGen > tw.committedGen {
+		tw.committedGen = maxGen
+	}
+	tw.mu.Unlock()
+	if len(res.Winners) > 0 {
+		if err := tw.adoptSchema(tw.table.Schema()); err != nil {
+			o.log.Warnf("Table %s: schema changed by another writer: %v", tw.path, err)
+		}
+	}
+	return res.Version, nil
+}
+
+func sumSize(adds []delta.Add) int64 {
+	var n int64
+	for _, a := range adds {
+		n += a.Size
+	}
+	return n
+}
