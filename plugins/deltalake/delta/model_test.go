@@ -65,7 +65,7 @@ func runModel(t *testing.T, seed uint64, withoutFiles bool) {
 	tbl := testCreate(t, store, nil, opts)
 	m := &logModel{files: map[string]int64{}, txns: map[string]int64{}, columns: []string{"id", "day"}}
 	lastCheckpoint := int64(-1)
-	for step := 0; step < 60; step++ {
+	for step := 0; step < 40; step++ {
 		name := ""
 		switch op := rng.IntN(10); {
 		case op < 5: // append 1-3 files, maybe with a txn
