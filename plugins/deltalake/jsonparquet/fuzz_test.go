@@ -2,8 +2,13 @@ package jsonparquet
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // FuzzAppendJSON checks that no input panics the decoder, that a rejected
@@ -105,6 +110,50 @@ func FuzzInferThenDecode(f *testing.F) {
 		}
 		if _, changed, err := EvolveSchema(schema, schema); err != nil || changed {
 			t.Fatalf("evolving a schema with itself: changed=%v err=%v", changed, err)
+		}
+	})
+}
+
+// FuzzStringStats checks the string bounds of the stats: minValues is at
+// most every value and maxValues (when present) at least every value, in
+// UTF-8 byte order (= code point order).
+func FuzzStringStats(f *testing.F) {
+	f.Add("a|b"))
+	f.Add(strings.Repeat("é", 40)+"|"+strings.Repeat("\uffff", 40)))
+	f.Add("\U0010FFFF\U0010FFFF|\ud7ff\ud7ff\ud7ff"))
+	f.Add("zz|z|"))
+	f.Fuzz(func(t *testing.T, joined string) {
+		if !utf8.ValidString(joined) {
+			return
+		}
+		values := strings.Split(joined, "|")
+		sc := newStatsCollector(arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil), 32)
+		for _, v := range values {
+			sc.leaves[0].str([]byte(v))
+		}
+		sc.numRecords = int64(len(values))
+		var st struct {
+			MinValues map[string]string
+			MaxValues map[string]string
+		}
+		if err := json.Unmarshal([]byte(sc.statsJSON()), &st); err != nil {
+			t.Fatal(err)
+		}
+		mn, ok := st.MinValues["s"]
+		if !ok {
+			t.Fatal("min missing")
+		}
+		mx, hasMax := st.MaxValues["s"]
+		for _, v := range values {
+			if mn > v {
+				t.Fatalf("min %q > value %q", mn, v)
+			}
+			if hasMax && mx < v {
+				t.Fatalf("max %q < value %q", mx, v)
+			}
+		}
+		if utf8.RuneCountInString(mn) > StringStatsPrefix || (hasMax && utf8.RuneCountInString(mx) > StringStatsPrefix) {
+			t.Fatalf("bounds longer than %d characters: %q %q", StringStatsPrefix, mn, mx)
 		}
 	})
 }
