@@ -118,10 +118,10 @@ func FuzzInferThenDecode(f *testing.F) {
 // most every value and maxValues (when present) at least every value, in
 // UTF-8 byte order (= code point order).
 func FuzzStringStats(f *testing.F) {
-	f.Add("a|b"))
-	f.Add(strings.Repeat("é", 40)+"|"+strings.Repeat("\uffff", 40)))
-	f.Add("\U0010FFFF\U0010FFFF|\ud7ff\ud7ff\ud7ff"))
-	f.Add("zz|z|"))
+	f.Add("a|b")
+	f.Add(strings.Repeat("é", 40)+"|"+strings.Repeat("\uffff", 40))
+	f.Add("\U0010FFFF\U0010FFFF|\ud7ff\ud7ff\ud7ff")
+	f.Add("zz|z|")
 	f.Fuzz(func(t *testing.T, joined string) {
 		if !utf8.ValidString(joined) {
 			return
