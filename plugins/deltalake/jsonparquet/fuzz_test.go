@@ -119,7 +119,7 @@ func FuzzInferThenDecode(f *testing.F) {
 // UTF-8 byte order (= code point order).
 func FuzzStringStats(f *testing.F) {
 	f.Add("a|b")
-	f.Add(strings.Repeat("é", 40)+"|"+strings.Repeat("\uffff", 40))
+	f.Add(strings.Repeat("é", 40) + "|" + strings.Repeat("\uffff", 40))
 	f.Add("\U0010FFFF\U0010FFFF|\ud7ff\ud7ff\ud7ff")
 	f.Add("zz|z|")
 	f.Fuzz(func(t *testing.T, joined string) {
