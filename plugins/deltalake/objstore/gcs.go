@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -41,6 +42,10 @@ type GCS struct {
 	bucket *storage.BucketHandle
 	name   string
 	prefix string
+	// maxAttempts bounds single-request uploads (see write), dialTimeout
+	// with it the retries of one chunk of a streaming upload.
+	maxAttempts int
+	dialTimeout time.Duration
 }
 
 var _ Store = (*GCS)(nil)
@@ -63,7 +68,10 @@ func NewGCS(ctx context.Context, bucket, prefix string, all Options) (*GCS, erro
 	// (checkpoints) and Delete are safe to repeat, and conditional creates
 	// are resolved by confirmOwnWrite.
 	client.SetRetry(storage.WithPolicy(storage.RetryAlways), storage.WithMaxAttempts(all.maxAttempts()))
-	return &GCS{client: client, bucket: client.Bucket(bucket), name: bucket, prefix: normalizePrefix(prefix)}, nil
+	return &GCS{
+		client: client, bucket: client.Bucket(bucket), name: bucket, prefix: normalizePrefix(prefix),
+		maxAttempts: all.maxAttempts(), dialTimeout: all.dialTimeout(),
+	}, nil
 }
 
 func gcsClientOptions(ctx context.Context, opts GCSOptions, all Options) ([]option.ClientOption, error) {
@@ -186,12 +194,23 @@ func (g *GCS) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return r, nil
 }
 
-// write uploads data in one request (ChunkSize 0), optionally conditional.
+// write uploads data in one request, optionally conditional. The chunk
+// size is set just above the data size: the writer then buffers the whole
+// object and sends it in one request that it can retry (ChunkSize 0 would
+// disable retries).
 func (g *GCS) write(ctx context.Context, obj *storage.ObjectHandle, data []byte) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Single-request uploads retry until the context ends; count attempts
+	// so that an outage surfaces as an error like everywhere else.
+	attempts := 1
+	obj = obj.Retryer(storage.WithErrorFunc(func(err error) bool {
+		attempts++
+		return attempts <= g.maxAttempts && storage.ShouldRetry(err)
+	}))
 	w := obj.NewWriter(ctx)
-	w.ChunkSize = 0
+	const quantum = 256 << 10 // the library rounds chunk sizes to this
+	w.ChunkSize = (len(data)/quantum + 1) * quantum
 	if _, err := w.Write(data); err != nil {
 		cancel()
 		_ = w.Close()
@@ -237,6 +256,9 @@ func (g *GCS) Create(ctx context.Context, key string) (Writer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := obj.NewWriter(ctx)
 	w.ChunkSize = gcsChunkSize
+	// Retries of one chunk stop after MaxAttempts dial timeouts, at most
+	// the library's default of 32 s.
+	w.ChunkRetryDeadline = min(32*time.Second, time.Duration(g.maxAttempts)*g.dialTimeout)
 	return &gcsWriter{desc: g.describe(key), w: w, cancel: cancel}, nil
 }
 

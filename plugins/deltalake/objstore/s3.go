@@ -79,7 +79,11 @@ func NewS3(ctx context.Context, bucket, prefix string, all Options) (*S3, error)
 				o.RateLimiter = ratelimit.None
 			})
 		}),
-		config.WithHTTPClient(all.awsHTTPClient()),
+	}
+	if all.HTTPClient == nil {
+		// Given to the loader (not to the client) so that AWS_CA_BUNDLE can
+		// be added to its transport.
+		loadOpts = append(loadOpts, config.WithHTTPClient(all.awsHTTPClient()))
 	}
 	region := opts.Region
 	if region == "" && opts.Endpoint != "" {
@@ -104,6 +108,9 @@ func NewS3(ctx context.Context, bucket, prefix string, all Options) (*S3, error)
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
 		o.UsePathStyle = opts.ForcePathStyle || opts.Endpoint != ""
+		if all.HTTPClient != nil {
+			o.HTTPClient = all.HTTPClient
+		}
 	})
 	return &S3{
 		client: client,
@@ -331,10 +338,7 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 // awsHTTPClient bounds connection set-up and waiting for response headers,
 // so an unreachable or stalled server surfaces as a (retried) error rather
 // than a hang.
-func (c Options) awsHTTPClient() config.HTTPClient {
-	if c.HTTPClient != nil {
-		return c.HTTPClient
-	}
+func (c Options) awsHTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = c.dialTimeout() }).
 		WithTransportOptions(func(t *http.Transport) {
