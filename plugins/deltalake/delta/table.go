@@ -742,6 +742,10 @@ func (t *Table) buildActions(snap *Snapshot, tx *Transaction, txnID string) ([]A
 	params := tx.OperationParameters
 	if params == nil {
 		params = map[string]any{}
+		if tx.Operation == "WRITE" {
+			partJSON, _ := json.Marshal(md.PartitionColumns)
+			params = map[string]any{"mode": "Append", "partitionBy": string(partJSON)}
+		}
 	}
 	ci := &CommitInfo{
 		Timestamp: now, Operation: tx.Operation, OperationParameters: params,

@@ -71,6 +71,7 @@ func TestCreateAppendLoad(t *testing.T) {
 	assert.Equal(t, "danube-connect/test", ci.EngineInfo)
 	assert.JSONEq(t, `{"t-0":[[0,4]]}`, string(ci.Extra["danubeOffsets"]))
 	assert.Equal(t, "1", ci.OperationMetrics["numFiles"])
+	assert.Equal(t, map[string]any{"mode": "Append", "partitionBy": `["day"]`}, ci.OperationParameters)
 
 	snap, err := Load(ctx, store)
 	require.NoError(t, err)
