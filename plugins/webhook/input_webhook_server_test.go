@@ -2,11 +2,21 @@ package webhook
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -465,4 +475,101 @@ webhook_server:
 		return send(t, "POST", "http://"+addr+"/hook", "text/plain", "a", id).status == 200
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 1, pub.count(), "published exactly once")
+}
+
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certFile, keyFile
+}
+
+func TestWebhookServerTLS(t *testing.T) {
+	certFile, keyFile := selfSignedCert(t)
+	addr := freeAddr(t)
+	sb := service.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.AddInputYAML(fmt.Sprintf(`
+webhook_server:
+  address: %s
+  path: /hook
+  cert_file: %s
+  key_file: %s
+`, addr, certFile, keyFile)))
+	pub := &published{}
+	require.NoError(t, sb.AddConsumerFunc(func(_ context.Context, m *service.Message) error { pub.add(m); return nil }))
+	strm, err := sb.Build()
+	require.NoError(t, err)
+	go func() { _ = strm.Run(context.Background()) }()
+	t.Cleanup(func() { _ = strm.StopWithin(10 * time.Second) })
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	require.Eventually(t, func() bool {
+		res, err := client.Post("https://"+addr+"/hook", "text/plain", strings.NewReader("secure"))
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	u, _ := pub.last().MetaGet("webhook_url")
+	assert.Equal(t, "https://"+addr+"/hook", u)
+
+	res, err := http.Post("http://"+addr+"/hook", "text/plain", strings.NewReader("plain"))
+	if err == nil {
+		res.Body.Close()
+		assert.NotEqual(t, 200, res.StatusCode, "plain HTTP must not be accepted on a TLS listener")
+	}
+	assert.Equal(t, 1, pub.count())
+}
+
+// Close answers waiting senders 503, releases the listener and is idempotent.
+func TestWebhookServerClose(t *testing.T) {
+	addr := freeAddr(t)
+	pConf, err := webhookServerInputSpec().ParseYAML(fmt.Sprintf("address: %s\npath: /hook\ntimeout: 20s\nwrite_timeout: 30s", addr), nil)
+	require.NoError(t, err)
+	conf, err := wsiConfigFromParsed(pConf)
+	require.NoError(t, err)
+	in, err := newWebhookServerInput(conf, service.MockResources())
+	require.NoError(t, err)
+	require.NoError(t, in.Connect(context.Background()))
+
+	// Nobody calls Read: the request waits until Close.
+	status := make(chan int, 1)
+	go func() {
+		res, err := http.Post("http://"+addr+"/hook", "text/plain", strings.NewReader("x"))
+		if err != nil {
+			status <- 0
+			return
+		}
+		res.Body.Close()
+		status <- res.StatusCode
+	}()
+	require.Eventually(t, func() bool { return len(in.pending) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, in.Close(context.Background()))
+	require.NoError(t, in.Close(context.Background()))
+	assert.Equal(t, 503, <-status)
+
+	_, err = net.Dial("tcp", addr)
+	assert.Error(t, err, "the listener must be closed")
+	assert.ErrorIs(t, in.Connect(context.Background()), service.ErrEndOfInput)
+	_, _, err = in.Read(context.Background())
+	assert.ErrorIs(t, err, service.ErrEndOfInput)
 }
