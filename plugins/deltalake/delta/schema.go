@@ -141,6 +141,7 @@ func parseType(raw json.RawMessage) (DataType, error) {
 	switch obj.Type {
 	case "struct":
 		st := &StructType{}
+		seen := make(map[string]bool, len(obj.Fields))
 		for i, fr := range obj.Fields {
 			var f struct {
 				Name     string                     `json:"name"`
@@ -151,6 +152,14 @@ func parseType(raw json.RawMessage) (DataType, error) {
 			if err := json.Unmarshal(fr, &f); err != nil {
 				return nil, fmt.Errorf("field %d: %w", i, err)
 			}
+			if f.Name == "" {
+				return nil, fmt.Errorf("field %d: empty name", i)
+			}
+			lower := strings.ToLower(f.Name)
+			if seen[lower] {
+				return nil, fmt.Errorf("field %q appears twice (names are case-insensitive)", f.Name)
+			}
+			seen[lower] = true
 			ft, err := parseType(f.Type)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)

@@ -70,7 +70,9 @@ func TestFromArrowSpecialCases(t *testing.T) {
 }
 
 func TestParseSchemaErrors(t *testing.T) {
-	for _, in := range []string{`{"type":"struct","fields":[{"name":"x","type":"varchar"}]}`, `"long"`, `{"type":"struct","fields":[{"name":"x","type":"decimal(40,2)"}]}`, `{`} {
+	for _, in := range []string{`{"type":"struct","fields":[{"name":"x","type":"varchar"}]}`, `"long"`, `{"type":"struct","fields":[{"name":"x","type":"decimal(40,2)"}]}`, `{`,
+		`{"type":"struct","fields":[{"name":"a","type":"long"},{"name":"A","type":"string"}]}`,
+		`{"type":"struct","fields":[{"type":"long"}]}`} {
 		_, err := ParseSchema([]byte(in))
 		assert.Error(t, err, in)
 	}
