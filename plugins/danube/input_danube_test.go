@@ -397,3 +397,96 @@ func TestOutputUnknownSchemaSubjectFailsConnect(t *testing.T) {
 	assert.Contains(t, err.Error(), "nope")
 	assert.True(t, client.IsPermanent(err), "%v", err)
 }
+
+// TestStreamThroughBrokerRestart restarts the broker while a stream is
+// flowing: every generated message must arrive at least once.
+func TestStreamThroughBrokerRestart(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 1000})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 2)
+	{
+		c, err := client.New(client.Options{URL: b.URL()})
+		require.NoError(t, err)
+		cons, err := c.Subscribe(context.Background(), client.ConsumerOptions{Topic: topic, Subscription: "restart", ConsumerName: "restart-reader"})
+		require.NoError(t, err)
+		require.NoError(t, cons.Close())
+		require.NoError(t, c.Close())
+	}
+	const n = 2000
+	var mu sync.Mutex
+	received := map[string]int{}
+	cb := service.NewStreamBuilder()
+	require.NoError(t, cb.SetYAML(fmt.Sprintf(`
+input:
+  danube:
+    url: %s
+    topics: [ %s ]
+    subscription: restart
+    consumer_name: restart-reader
+%s
+output:
+  drop: {}
+`, b.URL(), topic, indent(fastBackoff))))
+	require.NoError(t, cb.SetLoggerYAML(`level: off`))
+	require.NoError(t, cb.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		p, err := m.AsBytes()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		received[string(p)]++
+		mu.Unlock()
+		return nil
+	}))
+	cStream, err := cb.Build()
+	require.NoError(t, err)
+
+	pb := service.NewStreamBuilder()
+	require.NoError(t, pb.SetYAML(fmt.Sprintf(`
+input:
+  generate:
+    count: %d
+    interval: ""
+    batch_size: 4
+    mapping: 'root = "msg-" + counter().string()'
+output:
+  danube:
+    url: %s
+    topic: %s
+    partitions: 2
+    max_in_flight: 16
+    backoff: { initial_interval: 10ms, max_interval: 100ms, max_retries: 100 }
+    health_check_interval: 100ms
+`, n, b.URL(), topic)))
+	require.NoError(t, pb.SetLoggerYAML(`level: off`))
+	pStream, err := pb.Build()
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cDone := make(chan error, 1)
+	go func() { cDone <- cStream.Run(ctx) }()
+	pDone := make(chan error, 1)
+	go func() { pDone <- pStream.Run(ctx) }()
+
+	// Restart once a third of the messages went through.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received) >= n/3
+	}, 30*time.Second, 5*time.Millisecond)
+	require.NoError(t, b.Restart())
+	require.NoError(t, <-pDone)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received) == n
+	}, 30*time.Second, 10*time.Millisecond, "every message arrives after the restart")
+	require.NoError(t, cStream.Stop(ctx))
+	<-cDone
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i <= n; i++ {
+		assert.GreaterOrEqual(t, received["msg-"+strconv.Itoa(i)], 1, "msg-%d", i)
+	}
+}
