@@ -2,6 +2,7 @@ package danubetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,8 +11,15 @@ import (
 )
 
 // BenchmarkReliableProduceConsume measures the broker's end-to-end cost with
-// raw stubs: 16 concurrent senders, one consumer stream with 16 ack workers.
+// raw stubs: 16 or 1024 concurrent senders, one consumer stream with 16 ack
+// workers.
 func BenchmarkReliableProduceConsume(b *testing.B) {
+	for _, senders := range []int{16, 1024} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) { benchProduceConsume(b, senders) })
+	}
+}
+
+func benchProduceConsume(b *testing.B, benchSenders int) {
 	br := Start(b, Options{MaxUnacked: 2000})
 	c := dial(b, br.URL())
 	const topic = "/default/bench"
@@ -48,7 +56,7 @@ func BenchmarkReliableProduceConsume(b *testing.B) {
 	b.ResetTimer()
 	var sent atomic.Int64
 	var sendWG sync.WaitGroup
-	for w := 0; w < 16; w++ {
+	for w := 0; w < benchSenders; w++ {
 		sendWG.Add(1)
 		go func() {
 			defer sendWG.Done()

@@ -1,0 +1,443 @@
+// Command danube benchmarks the danube input and output of the real
+// danube-connect binary against the in-process danubetest broker, with 1 KiB
+// payloads, and prints a Markdown table:
+//
+//	go run ./integration/bench/danube [-n 50000] [-bin path/to/danube-connect]
+//
+// Every scenario runs danube-connect as a subprocess. Throughput is taken
+// from the process's own Prometheus counters (messages acknowledged by the
+// output), sampled every 100 ms from the first to the last message, so
+// process start-up is excluded. Allocations per message come from
+// go_memstats_mallocs_total over the same window; peak RSS is the
+// subprocess's Maxrss from wait4(2).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/danube-connect/danube-connect/plugins/danube/client"
+	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+)
+
+func main() {
+	n := flag.Int("n", 50000, "messages per scenario")
+	baseN := flag.Int("baseline-n", 10000, "messages for the unbatched max_in_flight 1 scenarios")
+	bin := flag.String("bin", "", "danube-connect binary (built from ./cmd/danube-connect when empty)")
+	flag.StringVar(&only, "only", "", "run only scenarios whose name contains this")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the broker) here")
+	flag.StringVar(&debugAddrFile, "debug-addr-file", "", "enable pprof on danube-connect and write its address here")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if err := run(*n, *baseN, *bin); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "danube bench:", err)
+		os.Exit(1)
+	}
+}
+
+var (
+	only          string
+	debugAddrFile string
+)
+
+// result is one measured scenario.
+type result struct {
+	name         string
+	messages     int64
+	rate         float64 // messages/s
+	allocsPerMsg float64
+	peakRSS      int64 // bytes
+}
+
+type bench struct {
+	bin    string
+	dir    string
+	broker *danubetest.Broker
+	url    string
+}
+
+func run(n, baseN int, bin string) error {
+	dir, err := os.MkdirTemp("", "danube-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		if bin, err = build(dir); err != nil {
+			return err
+		}
+	}
+	// A window far above the real default of 10 so the broker never throttles
+	// the consumer; the client's own in-flight limits are what is measured.
+	b, err := danubetest.New(danubetest.Options{MaxUnacked: 10000})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	bn := &bench{bin: bin, dir: dir, broker: b, url: b.URL()}
+	started := time.Now()
+
+	var results []result
+	add := func(r result, err error) error {
+		if errors.Is(err, errSkipped) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "%-58s %9.0f msg/s  %6.1f allocs/msg  %4d MB RSS\n", r.name, r.rate, r.allocsPerMsg, r.peakRSS>>20)
+		results = append(results, r)
+		return nil
+	}
+
+	if err := add(bn.generateDrop(n)); err != nil {
+		return err
+	}
+	produce := []struct {
+		name         string
+		n, mif, batch int
+	}{
+		{"produce, single messages, max_in_flight 1", baseN, 1, 0},
+		{"produce, single messages, max_in_flight 64", n, 64, 0},
+		{"produce, batches of 100, max_in_flight 1", n, 1, 100},
+		{"produce, batches of 100, max_in_flight 64", n, 64, 100},
+	}
+	for i, p := range produce {
+		topic := fmt.Sprintf("/default/bench-produce-%d", i)
+		// The last run fills the topic the consume scenario reads: its
+		// subscription must exist first (new subscriptions start at the tail).
+		last := i == len(produce)-1
+		if last {
+			if err := bn.prepareSubscription(topic, "bench-consume", "bench-consumer"); err != nil {
+				return err
+			}
+		}
+		if err := add(bn.produce(p.name, topic, p.n, p.mif, p.batch)); err != nil {
+			return err
+		}
+		if last {
+			if err := add(bn.consume("consume, danube input -> drop", topic, "bench-consume", "bench-consumer", p.n)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := add(bn.endToEnd(n)); err != nil {
+		return err
+	}
+
+	printTable(results)
+	fmt.Printf("\n%d messages of 1 KiB per scenario (%d for max_in_flight 1 unbatched), broker: in-process danubetest (max_unacked 10000), total bench time %s.\n",
+		n, baseN, time.Since(started).Round(time.Second))
+	return nil
+}
+
+func build(dir string) (string, error) {
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("locating the module: %w", err)
+	}
+	out := filepath.Join(dir, "danube-connect")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/danube-connect")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)
+	}
+	return out, nil
+}
+
+var errSkipped = errors.New("skipped")
+
+const payloadMapping = `root = "x".repeat(1024)`
+
+const clientTuning = `
+    backoff: { initial_interval: 10ms, max_interval: 500ms, max_retries: 100 }`
+
+func (bn *bench) generateDrop(n int) (result, error) {
+	cfg := fmt.Sprintf(`
+input:
+  generate: { count: %d, interval: "", batch_size: 100, mapping: '%s' }
+output:
+  drop: {}
+`, n, payloadMapping)
+	r, err := bn.runProcess("framework ceiling: generate -> drop", []string{cfg}, "root.output", int64(n))
+	return r, err
+}
+
+func (bn *bench) produce(name, topic string, n, mif, batch int) (result, error) {
+	batching := ""
+	if batch > 0 {
+		batching = fmt.Sprintf("\n    batching: { count: %d, period: 5ms }", batch)
+	}
+	cfg := fmt.Sprintf(`
+input:
+  generate: { count: %d, interval: "", batch_size: %d, mapping: '%s' }
+output:
+  danube:
+    url: %s
+    topic: %s
+    producer_name: bench
+    max_in_flight: %d%s%s
+`, n, max(batch, 1), payloadMapping, bn.url, topic, mif, batching, clientTuning)
+	return bn.runProcess(name, []string{cfg}, "root.output", int64(n))
+}
+
+func (bn *bench) consume(name, topic, sub, consumer string, n int) (result, error) {
+	cfg := fmt.Sprintf(`
+input:
+  danube:
+    url: %s
+    topics: [ %s ]
+    subscription: %s
+    subscription_type: shared
+    consumer_name: %s%s
+output:
+  drop: {}
+`, bn.url, topic, sub, consumer, clientTuning)
+	return bn.runProcess(name, []string{cfg}, "root.output", int64(n))
+}
+
+// endToEnd runs a producing and a consuming stream in one process (streams
+// mode) over one topic and counts what the consumer acknowledged.
+func (bn *bench) endToEnd(n int) (result, error) {
+	const topic, sub, consumer = "/default/bench-e2e", "bench-e2e", "bench-e2e-consumer"
+	if err := bn.prepareSubscription(topic, sub, consumer); err != nil {
+		return result{name: "end to end"}, err
+	}
+	producer := fmt.Sprintf(`
+input:
+  generate: { count: %d, interval: "", batch_size: 100, mapping: '%s' }
+output:
+  danube:
+    url: %s
+    topic: %s
+    producer_name: bench-e2e
+    max_in_flight: 64
+    batching: { count: 100, period: 5ms }%s
+`, n, payloadMapping, bn.url, topic, clientTuning)
+	consumerCfg := fmt.Sprintf(`
+input:
+  danube:
+    url: %s
+    topics: [ %s ]
+    subscription: %s
+    subscription_type: shared
+    consumer_name: %s%s
+output:
+  drop: {}
+`, bn.url, topic, sub, consumer, clientTuning)
+	return bn.runProcess("end to end: generate -> danube -> danube -> drop (1 process)",
+		[]string{producer, consumerCfg}, `stream="consume"`, int64(n))
+}
+
+// prepareSubscription creates the topic and a subscription that the
+// benchmark's consumer (same consumer name) then takes over.
+func (bn *bench) prepareSubscription(topic, sub, consumer string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := bn.broker.CreateTopic(topic, true); err != nil {
+		return err
+	}
+	cl, err := client.New(client.Options{URL: bn.url})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	c, err := cl.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: sub, Type: client.SubscriptionShared, ConsumerName: consumer})
+	if err != nil {
+		return fmt.Errorf("subscribing %s to %s: %w", sub, topic, err)
+	}
+	return c.Close()
+}
+
+// runProcess runs danube-connect with one config (run mode) or several
+// (streams mode, stream ids "produce"/"consume"), waits until the output
+// counter whose labels contain match reaches want, and measures it.
+func (bn *bench) runProcess(name string, configs []string, pathMatch string, want int64) (result, error) {
+	res := result{name: name, messages: want}
+	if only != "" && !strings.Contains(name, only) {
+		return res, errSkipped
+	}
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	root := fmt.Sprintf("http: { address: %s, debug_endpoints: %v }\nlogger: { level: warn }\nshutdown_delay: 30s\n", addr, debugAddrFile != "")
+	if debugAddrFile != "" {
+		_ = os.WriteFile(debugAddrFile, []byte(addr), 0o600)
+	}
+	var args []string
+	if len(configs) == 1 {
+		path := filepath.Join(bn.dir, "run.yaml")
+		if err := os.WriteFile(path, []byte(root+configs[0]), 0o600); err != nil {
+			return res, err
+		}
+		args = []string{"run", path}
+	} else {
+		obs := filepath.Join(bn.dir, "root.yaml")
+		if err := os.WriteFile(obs, []byte(root), 0o600); err != nil {
+			return res, err
+		}
+		args = []string{"streams", "--no-api", "-o", obs}
+		for i, c := range configs {
+			id := []string{"produce", "consume"}[i]
+			path := filepath.Join(bn.dir, id+".yaml")
+			if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
+				return res, err
+			}
+			args = append(args, path)
+		}
+	}
+	cmd := exec.Command(bn.bin, args...)
+	logs := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	metricsURL := "http://" + addr + "/metrics"
+	var first, last sample
+	deadline := time.Now().Add(90 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return res, fmt.Errorf("danube-connect exited early (%v):\n%s", err, logs.String())
+		case <-tick.C:
+		}
+		s, err := scrape(metricsURL, pathMatch)
+		if err != nil {
+			if time.Now().After(deadline) {
+				return res, fmt.Errorf("scraping %s: %w", metricsURL, err)
+			}
+			continue
+		}
+		if first.at.IsZero() && s.sent > 0 {
+			first = s
+		}
+		if s.sent >= want {
+			last = s
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return res, fmt.Errorf("only %d of %d messages after 90 s:\n%s", s.sent, want, logs.String())
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	if last.at.Equal(first.at) {
+		// Everything happened within one sampling interval.
+		first = sample{at: last.at.Add(-100 * time.Millisecond)}
+	}
+	res.rate = float64(last.sent-first.sent) / last.at.Sub(first.at).Seconds()
+	res.allocsPerMsg = (last.mallocs - first.mallocs) / float64(last.sent-first.sent)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.peakRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return res, nil
+}
+
+type sample struct {
+	at      time.Time
+	sent    int64
+	mallocs float64
+}
+
+// scrape reads output_sent for the matching path and the Go malloc counter.
+func scrape(url, pathMatch string) (sample, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return sample{}, err
+	}
+	defer resp.Body.Close()
+	s := sample{at: time.Now()}
+	found := false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "output_sent{") && strings.Contains(line, pathMatch):
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err == nil {
+				s.sent += int64(v)
+				found = true
+			}
+		case strings.HasPrefix(line, "go_memstats_mallocs_total "):
+			s.mallocs, _ = strconv.ParseFloat(strings.TrimPrefix(line, "go_memstats_mallocs_total "), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return sample{}, err
+	}
+	if !found {
+		return s, errors.New("no output_sent counter yet")
+	}
+	return s, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func printTable(results []result) {
+	var baseline, ceiling float64
+	for _, r := range results {
+		if strings.HasPrefix(r.name, "produce, single messages, max_in_flight 1") {
+			baseline = r.rate
+		}
+		if strings.HasPrefix(r.name, "framework ceiling") {
+			ceiling = r.rate
+		}
+	}
+	fmt.Println("| scenario | ours msg/s | baseline msg/s | ratio | % of ceiling | allocs/msg | peak RSS |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		ratio, pct := "", ""
+		if baseline > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.rate/baseline)
+		}
+		if ceiling > 0 {
+			pct = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %s | %s | %.1f | %d MB |\n", r.name, r.rate, baseline, ratio, pct, r.allocsPerMsg, r.peakRSS>>20)
+	}
+	fmt.Println()
+	fmt.Println("baseline = produce, single messages, max_in_flight 1; ceiling = Benthos generate -> drop in the same binary.")
+	fmt.Println("Targets: end to end >= 50,000 msg/s, peak RSS < 100 MB.")
+}
