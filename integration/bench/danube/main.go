@@ -114,7 +114,7 @@ func run(n, baseN int, bin string) error {
 		return err
 	}
 	produce := []struct {
-		name         string
+		name          string
 		n, mif, batch int
 	}{
 		{"produce, single messages, max_in_flight 1", baseN, 1, 0},
