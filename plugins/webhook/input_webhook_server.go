@@ -103,11 +103,11 @@ For 4xx/5xx statuses coming from a sync response the body is still the fixed sho
 
 == Listener sharing and streams mode
 
-Every `+"`webhook_server`"+` with the same `+"`address`"+` in one process shares one listener, routed by exact path, so a streams directory can serve many sources on one port; listener settings (timeouts, `+"`max_header_bytes`"+`, TLS) must then be identical. Paths are not prefixed with the stream id. Readiness and liveness are served by the Benthos HTTP server (`+"`/ready`"+`, `+"`/ping`"+`), not on the webhook listener.
+Every `+"`webhook_server`"+` with the same `+"`address`"+` string (`+"`0.0.0.0:8080`"+` and `+"`:8080`"+` are different strings) in one process shares one listener, routed by exact path, so a streams directory can serve many sources on one port; listener settings (timeouts, `+"`max_header_bytes`"+`, TLS) must then be identical. Paths are not prefixed with the stream id. Readiness and liveness are served by the Benthos HTTP server (`+"`/ready`"+`, `+"`/ping`"+`), not on the webhook listener.
 
 == Metadata
 
-Each request header is stored under its canonical name as Go's `+"`http.CanonicalHeaderKey`"+` spells it (`+"`X-Hub-Signature-256`"+`, `+"`X-Github-Delivery`"+`, `+"`Webhook-Id`"+`); repeated headers are joined with a newline. Query parameters and cookies are never copied into metadata, so they cannot pose as headers. In addition:
+Each request header is stored under its canonical name as Go's `+"`http.CanonicalHeaderKey`"+` spells it (`+"`X-Hub-Signature-256`"+`, `+"`X-Github-Delivery`"+`, `+"`Webhook-Id`"+`); repeated headers are joined with a newline. Query parameters and cookies are never copied into metadata, so they cannot pose as headers. Credentials such as `+"`Authorization`"+`, `+"`Cookie`"+` or signature headers are metadata too: exclude them at the output (e.g. the `+"`metadata`"+` filter of the `+"`danube`"+` output) so that they are not published. In addition:
 
 - webhook_url: the public URL of the request, including the query (scheme and host from `+"`public_url`"+`, else from a trusted proxy's `+"`X-Forwarded-Proto/Host`"+`, else from the request)
 - webhook_query: the raw query string

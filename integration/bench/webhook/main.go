@@ -8,6 +8,7 @@
 //	(b) danube-connect: Benthos' stock http_server -> drop, no verification
 //	(c) danube-connect: webhook_server + webhook_signature -> danube output into danubetest
 //	(d) danube-connect: http_server + webhook_signature -> danube output into danubetest
+//	(e) danube-connect: webhook_server -> drop (optional: the input alone, against (b))
 //
 // and prints requests/s, p50/p99 latency, the ratios of (c) and (d) to (a)
 // and (b), what reached the broker, and the peak RSS of each danube-connect
@@ -61,7 +62,7 @@ func main() {
 	connections := flag.Int("connections", 32, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	profile = flag.String("cpuprofile", "", "if set, write a CPU profile of each danube-connect run (measured part) to this directory")
-	scenarios := flag.String("scenarios", "a,b,c,d", "setups to run: a (bare net/http), b (http_server->drop), c (webhook_server->danube), d (http_server->danube)")
+	scenarios := flag.String("scenarios", "a,b,c,d", "setups to run: a (bare net/http), b (http_server->drop), c (webhook_server->danube), d (http_server->danube), e (webhook_server->drop)")
 	flag.Parse()
 
 	if _, err := exec.LookPath("wrk"); err != nil {
@@ -106,6 +107,8 @@ wrk.headers["X-Hub-Signature-256"] = %q
 		case "c":
 			r = runBinary(w, bin, work, "(c) webhook_server + webhook_signature -> danube", webhookServerConfig(broker.URL()), "/default/bench_webhook_server")
 			r.published = published(broker, "/default/bench_webhook_server")
+		case "e":
+			r = runBinary(w, bin, work, "(e) webhook_server -> drop", webhookServerDropConfig, "")
 		case "d":
 			r = runBinary(w, bin, work, "(d) http_server + webhook_signature -> danube", httpServerConfig(danubeOutput(broker.URL(), "/default/bench_http_server"), signatureProcessor), "/default/bench_http_server")
 			r.published = published(broker, "/default/bench_http_server")
@@ -182,6 +185,21 @@ output:
   %s
 `, addr, strings.Join(extra, "\n"), output)
 	}
+}
+
+// webhookServerDropConfig isolates the input: the same as (b) with webhook_server.
+func webhookServerDropConfig(addr string) string {
+	return fmt.Sprintf(`
+http: { enabled: false }
+logger: { level: warn }
+input:
+  webhook_server:
+    address: %s
+    path: /hook
+    timeout: 5s
+output:
+  drop: {}
+`, addr)
 }
 
 func webhookServerConfig(brokerURL string) func(addr string) string {
@@ -316,7 +334,7 @@ func (w wrkRunner) run(name, url string) *result {
 func report(res map[string]*result, d time.Duration, conns int) {
 	fmt.Printf("\nwebhook ingestion, ~%d-byte signed GitHub payload, wrk %v x %d connections on loopback\n\n", len(payload), d, conns)
 	fmt.Printf("%-52s %12s %10s %10s %10s %10s %10s\n", "setup", "requests/s", "p50", "p99", "non-2xx", "published", "peak RSS")
-	for _, k := range []string{"a", "b", "c", "d"} {
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
 		r, ok := res[k]
 		if !ok {
 			continue
@@ -343,6 +361,7 @@ func report(res map[string]*result, d time.Duration, conns int) {
 	ratio("c", "b")
 	ratio("d", "a")
 	ratio("d", "b")
+	ratio("e", "b")
 	if c := res["c"]; c != nil {
 		fmt.Println()
 		verdict := func(ok bool) string {
