@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -572,4 +574,59 @@ func TestWebhookServerClose(t *testing.T) {
 	assert.ErrorIs(t, in.Connect(context.Background()), service.ErrEndOfInput)
 	_, _, err = in.Read(context.Background())
 	assert.ErrorIs(t, err, service.ErrEndOfInput)
+}
+
+// replaceMux tolerates re-registration (StreamBuilder's HTTP mux contract).
+type replaceMux struct {
+	mu sync.Mutex
+	h  map[string]http.HandlerFunc
+}
+
+func (m *replaceMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.h[pattern] = h
+}
+
+func (m *replaceMux) get(pattern string) http.HandlerFunc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.h[pattern]
+}
+
+func TestWebhookServerMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	sb := service.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.SetMetricsYAML("json_api: {}"))
+	mux := &replaceMux{h: map[string]http.HandlerFunc{}}
+	sb.SetHTTPMux(mux)
+	require.NoError(t, sb.AddInputYAML(fmt.Sprintf("webhook_server: {address: %s, path: /hook}", addr)))
+	require.NoError(t, sb.AddConsumerFunc(func(context.Context, *service.Message) error { return nil }))
+	strm, err := sb.Build()
+	require.NoError(t, err)
+	go func() { _ = strm.Run(context.Background()) }()
+	t.Cleanup(func() { _ = strm.StopWithin(10 * time.Second) })
+	waitServed(t, addr, "/hook")
+
+	assert.Equal(t, 200, send(t, "POST", "http://"+addr+"/hook", "text/plain", "12345", nil).status)
+	assert.Equal(t, 415, send(t, "POST", "http://"+addr+"/hook", "image/png", "x", nil).status)
+
+	stats := mux.get("/stats")
+	require.NotNil(t, stats, "json_api registers /stats")
+	rec := httptest.NewRecorder()
+	stats(rec, httptest.NewRequest("GET", "/stats", nil))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	labels := `endpoint="/hook",label="",path="root.input"`
+	for key, want := range map[string]float64{
+		`webhook_server_requests{` + labels + `,status="200"}`:                1,
+		`webhook_server_requests{` + labels + `,status="415"}`:                1,
+		`webhook_server_rejected{` + labels + `,reason="content_type"}`:       1,
+		`webhook_server_rejected{` + labels + `,reason="method_not_allowed"}`: 1, // the readiness probe
+		`webhook_server_received_bytes{` + labels + `}`:                       5,
+	} {
+		assert.Equal(t, want, got[key], key)
+	}
+	assert.Contains(t, got, `webhook_server_latency_ns{`+labels+`}`)
 }
