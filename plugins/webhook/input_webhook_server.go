@@ -255,12 +255,14 @@ output:
 		Example("Mapping failures to statuses", "Without strict mode: a failed signature ends as 401, a schema failure as 422, and nothing is published.", `
 input:
   webhook_server:
-    path: /orders
+    path: /shopify/orders
+    dedupe:
+      headers: [ X-Shopify-Webhook-Id ]
 pipeline:
   processors:
     - webhook_signature:
-        preset: generic
-        secrets: [ "${ORDERS_SECRET}" ]
+        preset: shopify
+        secrets: [ "${SHOPIFY_CLIENT_SECRET}" ]
     - catch:
         - mapping: 'meta webhook_status = "401"'
         - sync_response: {}
@@ -605,6 +607,12 @@ func (w *webhookServerInput) Observe(endpoint string, status int, reason string,
 func (w *webhookServerInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
 	select {
 	case p := <-w.pending:
+		select {
+		case <-w.closing:
+			// Its sender was answered 503 by Close; do not publish it.
+			return nil, nil, service.ErrEndOfInput
+		default:
+		}
 		return p.msg, p.ack, nil
 	case <-w.closing:
 		return nil, nil, service.ErrEndOfInput

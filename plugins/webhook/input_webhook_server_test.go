@@ -29,6 +29,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+
+	_ "github.com/danube-connect/danube-connect/plugins/danube"
 )
 
 func freeAddr(t *testing.T) string {
@@ -629,4 +631,16 @@ func TestWebhookServerMetrics(t *testing.T) {
 		assert.Equal(t, want, got[key], key)
 	}
 	assert.Contains(t, got, `webhook_server_latency_ns{`+labels+`}`)
+}
+
+// Every documented example must lint cleanly as a stream config.
+func TestWebhookServerExamplesLint(t *testing.T) {
+	view, ok := service.GlobalEnvironment().GetInputConfig("webhook_server")
+	require.True(t, ok)
+	td, err := view.TemplateData()
+	require.NoError(t, err)
+	require.Len(t, td.Examples, 2)
+	for _, ex := range td.Examples {
+		assert.NoError(t, service.NewStreamBuilder().SetYAML(ex.Config), ex.Title)
+	}
 }
