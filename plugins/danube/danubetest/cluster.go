@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	pb "github.com/danube-connect/danube-connect/plugins/danube/danubepb"
 )
 
@@ -330,21 +333,25 @@ func partitionBase(name string) string {
 	return name[:i]
 }
 
-// conflictLocked reports whether creating name clashes with an existing
-// partitioned/non-partitioned topic of the same base name.
-func (c *Cluster) conflictLocked(name string) bool {
+// conflictLocked returns AlreadyExists (with the broker's texts) when name
+// clashes with an existing partitioned/non-partitioned topic of the same base.
+func (c *Cluster) conflictLocked(name string) error {
 	if base := partitionBase(name); base != "" {
 		if _, ok := c.topics[base]; ok {
-			return true
+			return status.Errorf(codes.AlreadyExists, "Cannot create partitioned topic '%s': a non-partitioned topic '%s' already exists. Delete the non-partitioned topic first.", name, base)
 		}
 	}
 	prefix := name + "-part-"
+	found := 0
 	for n := range c.topics {
 		if strings.HasPrefix(n, prefix) && partitionBase(n) == name {
-			return true
+			found++
 		}
 	}
-	return false
+	if found > 0 {
+		return status.Errorf(codes.AlreadyExists, "Cannot create topic '%s': partitioned topics with this base name already exist (found %d partitions). Delete the partitioned topics first.", name, found)
+	}
+	return nil
 }
 
 func nowMillis() uint64 { return uint64(time.Now().UnixMilli()) }

@@ -47,6 +47,26 @@ func canonicalSchemaType(s string) (string, bool) {
 	return "", false
 }
 
+// modeTitle renders a compatibility mode as the broker's Debug output does.
+func modeTitle(m string) string {
+	if m == "" {
+		return m
+	}
+	return strings.ToUpper(m[:1]) + m[1:]
+}
+
+func typeTitle(t string) string {
+	switch t {
+	case schemaTypeJSON:
+		return "JSON"
+	case schemaTypeAvro:
+		return "Avro"
+	case schemaTypeProtobuf:
+		return "Protobuf"
+	}
+	return modeTitle(t)
+}
+
 var compatibilityModes = map[string]bool{"none": true, "backward": true, "forward": true, "full": true}
 
 var validationPolicies = map[string]bool{"none": true, "warn": true, "enforce": true}
@@ -127,7 +147,7 @@ func compatibilityErrors(mode string, prev *schemaVersion, nextType string, next
 		return nil
 	}
 	if prev.schemaType != nextType {
-		return []string{fmt.Sprintf("Mismatched schema types: %s vs %s", prev.schemaType, nextType)}
+		return []string{fmt.Sprintf("Schema types must match (cannot change from %s to %s)", typeTitle(prev.schemaType), typeTitle(nextType))}
 	}
 	if nextType != schemaTypeJSON {
 		// Avro/Protobuf evolution rules are not modelled (type equality only).
@@ -214,7 +234,7 @@ func envelope(v *schemaVersion) []byte {
 func (r *schemaRegistry) register(req *pb.RegisterSchemaRequest) (*pb.RegisterSchemaResponse, error) {
 	typ, ok := canonicalSchemaType(req.SchemaType)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "Invalid schema type: %s", req.SchemaType)
+		return nil, status.Errorf(codes.Internal, "Failed to register schema: Unknown schema type: %s", req.SchemaType)
 	}
 	if req.Subject == "" {
 		return nil, status.Error(codes.InvalidArgument, "Subject cannot be empty")
@@ -250,7 +270,7 @@ func (r *schemaRegistry) register(req *pb.RegisterSchemaRequest) (*pb.RegisterSc
 		prev = s.versions[len(s.versions)-1]
 	}
 	if errs := compatibilityErrors(s.compat, prev, typ, req.SchemaDefinition); len(errs) > 0 {
-		return nil, status.Errorf(codes.Internal, "Failed to register schema: Schema is not compatible with subject %s: %s", s.name, strings.Join(errs, "; "))
+		return nil, status.Errorf(codes.Internal, "Failed to register schema: Schema is not compatible with subject '%s' (mode: %s): %s", s.name, modeTitle(s.compat), strings.Join(errs, "; "))
 	}
 	v := &schemaVersion{version: s.nextVer, schemaType: typ, raw: append([]byte(nil), req.SchemaDefinition...), fingerprint: fp,
 		description: req.Description, createdBy: req.CreatedBy, tags: req.Tags, createdAt: uint64(time.Now().Unix()), validator: validator}
@@ -278,9 +298,9 @@ func (r *schemaRegistry) validatePayload(cfg topicSchemaConfig, m *pb.StreamMess
 	var problem string
 	switch {
 	case m.SchemaId == nil:
-		problem = "message carries no schema_id"
+		problem = fmt.Sprintf("Message missing schema_id for topic %s (expected subject: %s)", m.GetMsgId().GetTopicName(), s.name)
 	case *m.SchemaId != s.id:
-		problem = fmt.Sprintf("schema_id %d does not belong to subject %s (id %d)", *m.SchemaId, s.name, s.id)
+		problem = fmt.Sprintf("Schema ID %d not found in registry", *m.SchemaId)
 	case cfg.payloadValidation:
 		v := latest
 		if m.SchemaVersion != nil {
@@ -304,7 +324,7 @@ func (r *schemaRegistry) validatePayload(cfg topicSchemaConfig, m *pb.StreamMess
 	if problem == "" || cfg.policy != "enforce" {
 		return nil
 	}
-	return status.Errorf(codes.PermissionDenied, "Unable to publish the message: schema validation failed: %s", problem)
+	return status.Errorf(codes.PermissionDenied, "Unable to publish the message: %s", problem)
 }
 
 type topicSchemaConfig struct {
@@ -331,7 +351,7 @@ func (s *schemaService) GetSchema(ctx context.Context, req *pb.GetSchemaRequest)
 	defer r.mu.Unlock()
 	sub := r.byID[req.SchemaId]
 	if sub == nil || len(sub.versions) == 0 {
-		return nil, status.Errorf(codes.NotFound, "Schema with id %d not found", req.SchemaId)
+		return nil, status.Errorf(codes.NotFound, "Schema not found for ID: %d", req.SchemaId)
 	}
 	if req.Version == nil {
 		return schemaResponse(sub, sub.versions[len(sub.versions)-1]), nil
@@ -384,7 +404,7 @@ func (s *schemaService) CheckCompatibility(ctx context.Context, req *pb.CheckCom
 	defer r.mu.Unlock()
 	sub := r.subjects[req.Subject]
 	if sub == nil || len(sub.versions) == 0 {
-		return &pb.CheckCompatibilityResponse{IsCompatible: true}, nil
+		return nil, status.Errorf(codes.Internal, "Failed to check compatibility: Schema metadata not found for subject: %s", req.Subject)
 	}
 	mode := sub.compat
 	if req.CompatibilityMode != nil {
@@ -423,7 +443,7 @@ func (s *schemaService) SetCompatibilityMode(ctx context.Context, req *pb.SetCom
 	defer r.mu.Unlock()
 	sub := r.subjects[req.Subject]
 	if sub == nil {
-		return nil, status.Errorf(codes.NotFound, "Subject %s not found", req.Subject)
+		return nil, status.Errorf(codes.Internal, "Failed to set compatibility mode: Schema metadata not found for subject: %s", req.Subject)
 	}
 	sub.compat = mode
 	return &pb.SetCompatibilityModeResponse{Success: true, Message: fmt.Sprintf("Compatibility mode of %s set to %s", req.Subject, mode)}, nil
@@ -432,7 +452,7 @@ func (s *schemaService) SetCompatibilityMode(ctx context.Context, req *pb.SetCom
 func (s *schemaService) topicOrNotFound(name string) (*topic, error) {
 	t := s.b.cluster.topic(name)
 	if t == nil {
-		return nil, status.Errorf(codes.NotFound, "Topic %s not found", name)
+		return nil, status.Errorf(codes.NotFound, "Topic '%s' not found on this broker", name)
 	}
 	return t, nil
 }

@@ -32,8 +32,15 @@ func errRedirect() error {
 // allowed. reliable is the requested dispatch strategy (checked only for
 // existing topics when checkStrategy is set).
 func (b *Broker) getOrCreateTopic(ctx context.Context, name string, reliable, create bool) (*topic, error) {
+	t, _, err := b.getOrCreateTopicFlag(ctx, name, reliable, create)
+	return t, err
+}
+
+// getOrCreateTopicFlag is getOrCreateTopic that also reports whether this
+// call created the topic.
+func (b *Broker) getOrCreateTopicFlag(ctx context.Context, name string, reliable, create bool) (*topic, bool, error) {
 	if !validTopicName(name) {
-		return nil, errInvalidTopic(name)
+		return nil, false, errInvalidTopic(name)
 	}
 	c := b.cluster
 	c.mu.Lock()
@@ -41,16 +48,16 @@ func (b *Broker) getOrCreateTopic(ctx context.Context, name string, reliable, cr
 	if t == nil {
 		if !create {
 			c.mu.Unlock()
-			return nil, status.Errorf(codes.NotFound, "Unable to find the topic: %s", name)
+			return nil, false, status.Errorf(codes.NotFound, "Unable to find the topic: %s", name)
 		}
 		ns := namespaceOf(name)
 		if _, ok := c.namespaces[ns]; !ok {
 			c.mu.Unlock()
-			return nil, status.Errorf(codes.Unavailable, "Unable to find the namespace %s, the topic can be created only for an exisiting namespace", ns)
+			return nil, false, status.Errorf(codes.Unavailable, "Unable to find the namespace %s, the topic can be created only for an exisiting namespace", ns)
 		}
-		if c.conflictLocked(name) {
+		if err := c.conflictLocked(name); err != nil {
 			c.mu.Unlock()
-			return nil, status.Errorf(codes.AlreadyExists, "Unable to create the topic %s: a partitioned or non-partitioned topic with the same base name exists", name)
+			return nil, false, err
 		}
 		owner := b
 		if c.placement != nil {
@@ -60,15 +67,15 @@ func (b *Broker) getOrCreateTopic(ctx context.Context, name string, reliable, cr
 		c.topics[name] = t
 		c.mu.Unlock()
 		if owner != b {
-			return nil, status.Error(codes.Unavailable, "The topic metadata was created, need to redo the lookup to find the correct broker")
+			return nil, true, status.Error(codes.Unavailable, "The topic metadata was created, need to redo the lookup to find the correct broker")
 		}
-		return t, nil
+		return t, true, nil
 	}
 	c.mu.Unlock()
 	if !b.servesTopic(ctx, t) {
-		return nil, errRedirect()
+		return nil, false, errRedirect()
 	}
-	return t, nil
+	return t, false, nil
 }
 
 // --- ProducerService ---
@@ -79,16 +86,23 @@ func (s *service) CreateProducer(ctx context.Context, req *pb.ProducerRequest) (
 	if !validTopicName(req.TopicName) {
 		return nil, errInvalidTopic(req.TopicName)
 	}
-	t, err := b.getOrCreateTopic(ctx, req.TopicName, reliable, !b.opts.DisableAutoCreate)
+	t, created, err := b.getOrCreateTopicFlag(ctx, req.TopicName, reliable, !b.opts.DisableAutoCreate)
 	if err != nil {
 		return nil, err
 	}
 	if t.reliable != reliable {
 		return nil, status.Error(codes.FailedPrecondition, "Producer requested dispatch strategy does not match topic strategy")
 	}
-	if subject := req.GetSchemaRef().GetSubject(); subject != "" {
+	if created && req.SchemaRef != nil {
+		// Observed on danube-broker v0.15.1: the producer that auto-creates
+		// a topic is not checked against the registry and does not assign
+		// its subject; the topic's validation policy becomes "warn".
+		t.mu.Lock()
+		t.validation.policy = "warn"
+		t.mu.Unlock()
+	} else if subject := req.GetSchemaRef().GetSubject(); req.SchemaRef != nil {
 		if !b.cluster.schemas.subjectExists(subject) {
-			return nil, status.Errorf(codes.FailedPrecondition, "Failed to assign schema subject '%s' to topic '%s': subject not found. Ensure schema is registered first.", subject, t.name)
+			return nil, status.Errorf(codes.FailedPrecondition, "Failed to assign schema '%s' to topic '%s': subject '%s' not found. Ensure schema is registered first.", subject, t.name, subject)
 		}
 		t.mu.Lock()
 		cur := t.schemaSubject
@@ -185,7 +199,7 @@ func (s *service) Subscribe(ctx context.Context, req *pb.ConsumerRequest) (*pb.C
 		}
 	}
 	if sub.subType == pb.ConsumerRequest_Exclusive && len(sub.consumers) > 0 {
-		return nil, status.Errorf(codes.PermissionDenied, "Not able to subscribe to the topic %s due to the Exclusive subscription can't be shared with other consumers", t.name)
+		return nil, status.Errorf(codes.PermissionDenied, "Not able to subscribe to the topic %s due to Not allowed to add the Consumer: %s, the Exclusive subscription can't be shared with other consumers", t.name, req.ConsumerName)
 	}
 	cs := &consumer{id: c.newIDLocked(), name: req.ConsumerName, sub: sub, filters: req.KeyFilters, active: true}
 	sub.addConsumerLocked(cs)
