@@ -14,8 +14,8 @@ import (
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
 )
 
-// runConfigFile runs one of the shipped configs with ${VAR} taken from env.
-func runConfigFile(t *testing.T, name string, env map[string]string) {
+// runWebhookConfigFile runs one of the shipped configs with ${VAR} taken from env.
+func runWebhookConfigFile(t *testing.T, name string, env map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "config", name))
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func runConfigFile(t *testing.T, name string, env map[string]string) {
 func TestWebhookConfigGitHubToDanube(t *testing.T) {
 	broker := danubetest.Start(t)
 	addr := webhookFreeAddr(t)
-	runConfigFile(t, "webhook_github_to_danube.yaml", map[string]string{
+	runWebhookConfigFile(t, "webhook_github_to_danube.yaml", map[string]string{
 		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
 		"DANUBE_URL": broker.URL(), "GITHUB_WEBHOOK_SECRET": webhookTestSecret,
 	})
@@ -60,13 +60,13 @@ func TestWebhookConfigGitHubToDanube(t *testing.T) {
 	hdr["X-Hub-Signature-256"] = githubSignature("not the secret", body)
 	hdr["X-GitHub-Delivery"] = "cfg-2"
 	assert.Equal(t, 401, postWebhook(t, url, body, hdr).status)
-	assert.Equal(t, uint64(1), topicMessages(t, broker, "/default/github"))
+	assert.Equal(t, uint64(1), webhookTopicMessages(t, broker, "/default/github"))
 }
 
 func TestWebhookConfigStripeToDanube(t *testing.T) {
 	broker := danubetest.Start(t)
 	addr := webhookFreeAddr(t)
-	runConfigFile(t, "webhook_stripe_to_danube.yaml", map[string]string{
+	runWebhookConfigFile(t, "webhook_stripe_to_danube.yaml", map[string]string{
 		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
 		"DANUBE_URL": broker.URL(), "STRIPE_WEBHOOK_SECRET": hostileStripeSecret,
 	})
@@ -86,13 +86,13 @@ func TestWebhookConfigStripeToDanube(t *testing.T) {
 	stale := `{"id":"evt_cfg_3","object":"event"}`
 	assert.Equal(t, 401, postWebhook(t, url, stale, map[string]string{"Stripe-Signature": stripeSignature(hostileStripeSecret, now-3600, stale)}).status)
 	assert.Equal(t, 401, postWebhook(t, url, `{"id":"evt_cfg_2"}`, sign(now)).status)
-	assert.Equal(t, uint64(1), topicMessages(t, broker, "/default/stripe"))
+	assert.Equal(t, uint64(1), webhookTopicMessages(t, broker, "/default/stripe"))
 }
 
 func TestWebhookConfigToDelta(t *testing.T) {
 	addr := webhookFreeAddr(t)
 	table := filepath.Join(t.TempDir(), "github_events")
-	runConfigFile(t, "webhook_to_delta.yaml", map[string]string{
+	runWebhookConfigFile(t, "webhook_to_delta.yaml", map[string]string{
 		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
 		"DELTA_TABLE_PATH": table, "GITHUB_WEBHOOK_SECRET": webhookTestSecret,
 	})

@@ -108,25 +108,25 @@ func postWebhook(t *testing.T, url, body string, hdr map[string]string) webhookR
 	return webhookReply{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"), body: string(b)}
 }
 
-type consumed struct {
+type webhookConsumed struct {
 	mu   sync.Mutex
 	msgs []*service.Message
 }
 
-func (c *consumed) handler(_ context.Context, m *service.Message) error {
+func (c *webhookConsumed) handler(_ context.Context, m *service.Message) error {
 	c.mu.Lock()
 	c.msgs = append(c.msgs, m.Copy())
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *consumed) snapshot() []*service.Message {
+func (c *webhookConsumed) snapshot() []*service.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*service.Message(nil), c.msgs...)
 }
 
-func topicMessages(t *testing.T, b *danubetest.Broker, topic string) uint64 {
+func webhookTopicMessages(t *testing.T, b *danubetest.Broker, topic string) uint64 {
 	t.Helper()
 	st, ok := b.Stats(topic)
 	if !ok {
@@ -169,7 +169,7 @@ output:
       exclude_prefixes: [ Authorization, Cookie, X-Hub-Signature ]
 `, addr, webhookTestSecret, broker.URL(), topic), nil)
 
-	got := &consumed{}
+	got := &webhookConsumed{}
 	consumerYAML := fmt.Sprintf(`
 logger: { level: none }
 input:
@@ -211,7 +211,7 @@ input:
 	r = postWebhook(t, url, `{"forged":true}`, map[string]string{"X-GitHub-Delivery": "d-x"})
 	assert.Equal(t, 401, r.status)
 	assert.Equal(t, `{"error":"unauthorized"}`, r.body)
-	assert.Equal(t, uint64(1), topicMessages(t, broker, topic))
+	assert.Equal(t, uint64(1), webhookTopicMessages(t, broker, topic))
 
 	// 3. Broker down: 503 with Retry-After; retried after recovery, published once.
 	// The consumer is stopped across the outage (its own reconnection is
@@ -237,7 +237,7 @@ input:
 	// Further retries are answered as duplicates.
 	assert.Equal(t, 200, postWebhook(t, url, body2, signed2).status)
 
-	assert.Equal(t, uint64(2), topicMessages(t, broker, topic), "d-2 published exactly once")
+	assert.Equal(t, uint64(2), webhookTopicMessages(t, broker, topic), "d-2 published exactly once")
 	runWebhookStream(t, consumerYAML, got.handler)
 
 	// The consumer side is at-least-once (a redelivery after the broker
@@ -251,11 +251,11 @@ input:
 		}
 		return out
 	}
-	require.Eventually(t, func() bool { return len(byOffset()) >= 2 }, 15*time.Second, 20*time.Millisecond, "consumed: %v", byOffset)
+	require.Eventually(t, func() bool { return len(byOffset()) >= 2 }, 15*time.Second, 20*time.Millisecond, "webhookConsumed: %v", byOffset)
 	var bodies []string
 	for _, b := range byOffset() {
 		bodies = append(bodies, b)
 	}
 	assert.ElementsMatch(t, []string{body1, body2}, bodies)
-	assert.Equal(t, uint64(2), topicMessages(t, broker, topic))
+	assert.Equal(t, uint64(2), webhookTopicMessages(t, broker, topic))
 }

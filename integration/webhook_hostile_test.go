@@ -53,8 +53,8 @@ func svixSignature(t *testing.T, secret, id string, ts int64, body string) strin
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// jwksServer serves one RSA key under kid "k1".
-func jwksServer(t *testing.T, pub *rsa.PublicKey) string {
+// webhookJWKSServer serves one RSA key under kid "k1".
+func webhookJWKSServer(t *testing.T, pub *rsa.PublicKey) string {
 	b64 := base64.RawURLEncoding.EncodeToString
 	doc, err := json.Marshal(map[string]any{"keys": []map[string]string{{
 		"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
@@ -152,7 +152,7 @@ func TestWebhookHostileRequests(t *testing.T) {
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	require.NoError(t, err)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	jwksURL := jwksServer(t, &key.PublicKey)
+	jwksURL := webhookJWKSServer(t, &key.PublicKey)
 
 	runWebhookStream(t, fmt.Sprintf(`
 logger: { level: none }
@@ -253,7 +253,7 @@ output:
 		require.Equal(t, 200, c.send(), "positive control %s", c.name)
 	}
 	published := uint64(len(controls))
-	require.Equal(t, published, topicMessages(t, broker, hostileTopic))
+	require.Equal(t, published, webhookTopicMessages(t, broker, hostileTopic))
 
 	jsonCT := "application/json"
 	gh := func(sig ...string) http.Header { return http.Header{"X-Hub-Signature-256": sig} }
@@ -419,7 +419,7 @@ output:
 		t.Run(tc.name, func(t *testing.T) {
 			h.t = t
 			assert.Equal(t, tc.status, tc.send())
-			assert.Equal(t, published, topicMessages(t, broker, hostileTopic), "nothing may be published")
+			assert.Equal(t, published, webhookTopicMessages(t, broker, hostileTopic), "nothing may be published")
 		})
 	}
 }

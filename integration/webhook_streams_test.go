@@ -84,7 +84,7 @@ logger: { level: none }
 	assert.Equal(t, 401, r.status)
 
 	for topic, want := range map[string]uint64{"/default/github": 1, "/default/clerk": 1, "/default/partners": 1, "/default/agents": 0} {
-		assert.Equal(t, want, topicMessages(t, broker, topic), topic)
+		assert.Equal(t, want, webhookTopicMessages(t, broker, topic), topic)
 	}
 	// Stream paths are not prefixed with the stream id.
 	res, err := http.Post(base+"/github/hooks/github", "application/json", nil)
