@@ -141,7 +141,8 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 		o.metrics.files.Incr(int64(len(adds)))
 		o.metrics.commitLatency.Timing(latency.Nanoseconds())
 		o.log.With("table", tw.path, "version", version, "rows", f.rows, "files", len(adds),
-			"latency_ms", float64(latency.Microseconds())/1000, "event", "delta_lake_commit").
+			"latency_ms", float64(latency.Microseconds())/1000,
+			"commit_ms", float64(time.Since(f.sealed).Microseconds())/1000, "event", "delta_lake_commit").
 			Debugf("Committed version %d of %s", version, tw.path)
 		o.crashPoint("after-commit")
 		return nil

@@ -54,9 +54,11 @@ type deltaLakeOutput struct {
 
 	// buffered counts message bytes held in flushes that have not
 	// committed yet, over all tables (max_buffered_bytes).
-	buffered   atomic.Int64
-	bufMu      sync.Mutex
-	bufCond    *sync.Cond
+	buffered atomic.Int64
+	bufMu    sync.Mutex
+	bufCond  *sync.Cond
+	// waiting counts WriteBatch calls blocked until their flush commits.
+	waiting    atomic.Int64
 	crashAt    string
 	crashAfter int64
 	crashCount atomic.Int64
@@ -277,11 +279,15 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 	infos := make([]msgInfo, len(batch))
 	groups := map[string][]int{}
 	var order []string
+	staticPath, isStatic := o.conf.path.Static()
 	for i, msg := range batch {
-		path, err := batch.TryInterpolatedString(i, o.conf.path)
-		if err != nil {
-			fail(i, fmt.Errorf("interpolating %s: %w", dlFieldPath, err))
-			continue
+		path := staticPath
+		if !isStatic {
+			var err error
+			if path, err = batch.TryInterpolatedString(i, o.conf.path); err != nil {
+				fail(i, fmt.Errorf("interpolating %s: %w", dlFieldPath, err))
+				continue
+			}
 		}
 		if path == "" {
 			fail(i, fmt.Errorf("field %s interpolated to an empty table path", dlFieldPath))
@@ -331,6 +337,18 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 		tickets, included := tw.write(ctx, infos, idxs, fail)
 		pending = append(pending, pendingWrite{tw: tw, tickets: tickets, included: included})
 	}
+	// When half of the concurrent WriteBatch calls are waiting, commit now
+	// instead of idling until the flush period ends: the other half keeps
+	// decoding into the next flush meanwhile, so decoding and committing
+	// overlap and throughput no longer depends on the flush period.
+	if o.waiting.Add(1) >= int64(max(1, o.conf.maxInFlight/2)) {
+		for _, p := range pending {
+			for _, f := range p.tickets {
+				p.tw.seal(f)
+			}
+		}
+	}
+	defer o.waiting.Add(-1)
 	for _, p := range pending {
 		for k, f := range p.tickets {
 			select {

@@ -284,6 +284,7 @@ type dlConfig struct {
 	exactlyOnce       bool
 	historyCommits    int
 	historyPeriod     time.Duration
+	maxInFlight       int
 	storage           storageConfig
 	optimize          optimizeConfig
 	vacuum            vacuumConfig
@@ -326,6 +327,9 @@ func parseByteSize(pConf *service.ParsedConfig, path ...string) (int64, error) {
 
 func dlConfigFromParsed(pConf *service.ParsedConfig) (conf dlConfig, err error) {
 	if conf.path, err = pConf.FieldInterpolatedString(dlFieldPath); err != nil {
+		return
+	}
+	if conf.maxInFlight, err = pConf.FieldMaxInFlight(); err != nil {
 		return
 	}
 	if conf.maxOpenTables, err = pConf.FieldInt(dlFieldMaxOpenTables); err != nil {

@@ -55,6 +55,7 @@ type fileGroup struct {
 // flush is the unit of commit: rows from many WriteBatch calls, committed
 // together. done is closed once the commit is durable or has failed (err).
 type flush struct {
+	sealed  time.Time
 	groups  map[string]*fileGroup
 	order   []string
 	offsets exactlyonce.Offsets
@@ -491,6 +492,7 @@ func (tw *tableWriter) sealLocked(f *flush) {
 		return
 	}
 	tw.cur = nil
+	f.sealed = time.Now()
 	tw.queue = append(tw.queue, f)
 	select {
 	case tw.notify <- struct{}{}:
