@@ -98,9 +98,7 @@ func NewAzure(_ context.Context, containerName, prefix string, all Options) (*Az
 }
 
 // URL returns az://container/prefix.
-func (a *Azure) URL() string {
-	return "az://" + a.container + "/" + strings.TrimSuffix(a.prefix, "/")
-}
+func (a *Azure) URL() string { return rootURL("az://"+a.container, a.prefix) }
 
 // Client exposes the underlying container client (for tests and set-up).
 func (a *Azure) Client() *container.Client { return a.client }

@@ -139,7 +139,7 @@ func gcsCredentials(data []byte) (option.ClientOption, error) {
 }
 
 // URL returns gs://bucket/prefix.
-func (g *GCS) URL() string { return "gs://" + g.name + "/" + strings.TrimSuffix(g.prefix, "/") }
+func (g *GCS) URL() string { return rootURL("gs://"+g.name, g.prefix) }
 
 // Client exposes the underlying SDK client (for tests and set-up).
 func (g *GCS) Client() *storage.Client { return g.client }

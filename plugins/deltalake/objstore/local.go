@@ -77,6 +77,10 @@ func isTempName(name string) bool {
 	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp")
 }
 
+// linkFile is os.Link, replaceable in tests to simulate file systems
+// without hard links.
+var linkFile = os.Link
+
 func mapLocalErr(key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotExist, key)
@@ -182,22 +186,25 @@ func (l *Local) Put(_ context.Context, key string, data []byte) error {
 }
 
 // PutIfAbsent creates an object only if the key is free: the synced temp
-// file is hard-linked to the final name, which fails with EEXIST if another
-// writer got there first.
+// file is hard-linked to the final name (or, where hard links are not
+// supported, renamed with RENAME_NOREPLACE), which fails with EEXIST if
+// another writer got there first.
 func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
 	tmp, final, err := l.writeTemp(key, data)
 	if err != nil {
 		return err
 	}
-	linkErr := os.Link(tmp, final)
-	// The temp name is only a staging handle; the content lives on under the
-	// final name when the link succeeded.
-	_ = os.Remove(tmp)
+	linked, linkErr := publishNoReplace(tmp, final)
+	if linked || linkErr != nil {
+		// The temp name is only a staging handle; after a link the content
+		// lives on under the final name.
+		_ = os.Remove(tmp)
+	}
 	if linkErr != nil {
 		if errors.Is(linkErr, fs.ErrExist) {
 			return fmt.Errorf("creating %s: %w", key, ErrExists)
 		}
-		return fmt.Errorf("creating %s (hard link; the file system must support hard links): %w", key, linkErr)
+		return fmt.Errorf("creating %s (needs hard links or renameat2 RENAME_NOREPLACE): %w", key, linkErr)
 	}
 	if err := syncDir(filepath.Dir(final)); err != nil {
 		return fmt.Errorf("syncing directory of %s: %w", key, err)

@@ -132,8 +132,16 @@ func normalizePrefix(p string) string {
 	return p + "/"
 }
 
+// rootURL joins a bucket URL and a normalized prefix ("" or "a/b/").
+func rootURL(bucketURL, prefix string) string {
+	if prefix == "" {
+		return bucketURL
+	}
+	return bucketURL + "/" + strings.TrimSuffix(prefix, "/")
+}
+
 // URL returns s3://bucket/prefix.
-func (s *S3) URL() string { return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/") }
+func (s *S3) URL() string { return rootURL("s3://"+s.bucket, s.prefix) }
 
 // Client exposes the underlying SDK client (for tests and bucket setup).
 func (s *S3) Client() *s3.Client { return s.client }

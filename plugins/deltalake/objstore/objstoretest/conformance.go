@@ -6,6 +6,7 @@ package objstoretest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -185,8 +186,8 @@ func testCreateStreaming(t *testing.T, s objstore.Store) {
 	key := "part-00000-big.parquet"
 	data := make([]byte, multiMiB)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range data {
-		data[i] = byte(rng.UintN(256))
+	for i := 0; i+8 <= len(data); i += 8 {
+		binary.LittleEndian.PutUint64(data[i:], rng.Uint64())
 	}
 	w, err := s.Create(ctx, key)
 	if err != nil {
