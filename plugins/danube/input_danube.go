@@ -97,7 +97,7 @@ You can access these metadata fields using function interpolation.
 				Description("Most already-received messages handed to the pipeline as one batch.").
 				Default(128).Advanced().LintRule(`root = if this < 1 { "max_batch_size must be at least 1" }`),
 			service.NewIntField(diFieldAckParallelism).
-				Description("Most concurrent Ack/Nack RPCs when a batch is acknowledged.").
+				Description("Number of long-lived workers sending the Ack/Nack RPCs of acknowledged batches (a batch of one is settled directly).").
 				Default(32).Advanced(),
 		).
 		Fields(dcCommonFields()...).
@@ -230,6 +230,23 @@ type danubeInput struct {
 	mu       sync.Mutex
 	client   *client.Client
 	consumer *client.Consumer
+
+	// A fixed pool of workers settles batched messages (one Ack or Nack RPC
+	// each) without a goroutine per message.
+	jobs      chan settleJob
+	done      chan struct{}
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+type settleJob struct {
+	ctx     context.Context
+	cons    *client.Consumer
+	msg     *client.Message
+	failure error
+	errs    []error
+	i       int
+	wg      *sync.WaitGroup
 }
 
 func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
@@ -245,7 +262,42 @@ func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
 		mRetries:  m.NewCounter("danube_input_retries"),
 	}
 	in.conf.client.OnRetry = func(error) { in.mRetries.Incr(1) }
+	in.jobs = make(chan settleJob)
+	in.done = make(chan struct{})
+	for range conf.ackParallelism {
+		in.workers.Add(1)
+		go in.settleWorker()
+	}
 	return in
+}
+
+func (in *danubeInput) settleWorker() {
+	defer in.workers.Done()
+	for {
+		select {
+		case j := <-in.jobs:
+			j.errs[j.i] = in.settleOne(j.ctx, j.cons, j.msg, j.failure)
+			j.wg.Done()
+		case <-in.done:
+			return
+		}
+	}
+}
+
+// settleOne acks a message, or nacks it when it failed.
+func (in *danubeInput) settleOne(ctx context.Context, cons *client.Consumer, m *client.Message, failure error) error {
+	if failure == nil {
+		err := cons.Ack(ctx, m)
+		if err == nil {
+			in.mAcked.Incr(1)
+		}
+		return err
+	}
+	err := cons.Nack(ctx, m, in.conf.nackDelay, nackReason(failure))
+	if err == nil {
+		in.mNacked.Incr(1)
+	}
+	return err
 }
 
 func (in *danubeInput) Connect(ctx context.Context) error {
@@ -363,38 +415,19 @@ func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, index 
 		}
 	}
 	rpcErrs := make([]error, len(msgs))
-	settleOne := func(i int) {
-		if failures[i] == nil {
-			if rpcErrs[i] = cons.Ack(ctx, msgs[i]); rpcErrs[i] == nil {
-				in.mAcked.Incr(1)
-			}
-			return
-		}
-		if rpcErrs[i] = cons.Nack(ctx, msgs[i], in.conf.nackDelay, nackReason(failures[i])); rpcErrs[i] == nil {
-			in.mNacked.Incr(1)
-		}
-	}
-	workers := min(len(msgs), in.conf.ackParallelism)
-	if workers <= 1 {
-		for i := range msgs {
-			settleOne(i)
-		}
+	if len(msgs) == 1 {
+		rpcErrs[0] = in.settleOne(ctx, cons, msgs[0], failures[0])
 	} else {
-		work := make(chan int)
 		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range work {
-					settleOne(i)
-				}
-			}()
+		wg.Add(len(msgs))
+		for i, m := range msgs {
+			select {
+			case in.jobs <- settleJob{ctx: ctx, cons: cons, msg: m, failure: failures[i], errs: rpcErrs, i: i, wg: &wg}:
+			case <-in.done:
+				rpcErrs[i] = client.ErrClosed
+				wg.Done()
+			}
 		}
-		for i := range msgs {
-			work <- i
-		}
-		close(work)
 		wg.Wait()
 	}
 	if err := errors.Join(rpcErrs...); err != nil {
@@ -417,6 +450,10 @@ func nackReason(err error) string {
 }
 
 func (in *danubeInput) Close(context.Context) error {
+	in.closeOnce.Do(func() {
+		close(in.done)
+		in.workers.Wait()
+	})
 	in.mu.Lock()
 	cons, c := in.consumer, in.client
 	in.consumer, in.client = nil, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -93,7 +92,7 @@ set by the danube input are excluded by default so that bridged messages do not 
 				Description("Most producers (topics) kept open at once when `topic` is interpolated; the least recently used idle one is dropped beyond that.").
 				Default(256).Advanced(),
 			service.NewIntField(doFieldSendParallelism).
-				Description("Most concurrent sends of one batch.").
+				Description("Number of long-lived workers sending the messages of batches; the most sends of batched messages in flight at once (a batch of one is sent by its writer directly).").
 				Default(64).Advanced(),
 		).
 		Fields(dcCommonFields()...).
@@ -246,6 +245,22 @@ type danubeOutput struct {
 	client    *client.Client
 	producers *producerCache
 	closed    bool
+
+	// A fixed pool of senders for batched messages: long-lived goroutines
+	// keep their grown stacks, unlike a goroutine per message.
+	jobs      chan sendJob
+	done      chan struct{}
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+type sendJob struct {
+	ctx   context.Context
+	cache *producerCache
+	batch service.MessageBatch
+	i     int
+	errs  []error
+	wg    *sync.WaitGroup
 }
 
 func newDanubeOutput(conf outputConfig, mgr *service.Resources) *danubeOutput {
@@ -261,7 +276,26 @@ func newDanubeOutput(conf outputConfig, mgr *service.Resources) *danubeOutput {
 		mProducers: m.NewGauge("danube_output_producers"),
 	}
 	o.conf.client.OnRetry = func(error) { o.mRetries.Incr(1) }
+	o.jobs = make(chan sendJob)
+	o.done = make(chan struct{})
+	for range conf.parallelism {
+		o.workers.Add(1)
+		go o.sendWorker()
+	}
 	return o
+}
+
+func (o *danubeOutput) sendWorker() {
+	defer o.workers.Done()
+	for {
+		select {
+		case j := <-o.jobs:
+			j.errs[j.i] = o.sendOne(j.ctx, j.cache, j.batch, j.i)
+			j.wg.Done()
+		case <-o.done:
+			return
+		}
+	}
 }
 
 func (o *danubeOutput) Connect(ctx context.Context) error {
@@ -311,41 +345,31 @@ func (o *danubeOutput) WriteBatch(ctx context.Context, batch service.MessageBatc
 		return service.ErrNotConnected
 	}
 	errs := make([]error, len(batch))
-	var sent, lost atomic.Int64
-	send := func(i int) {
-		err := o.sendOne(ctx, cache, batch, i)
-		errs[i] = err
-		switch {
-		case err == nil:
-			sent.Add(1)
-		case client.IsRetryable(err) || errors.Is(err, client.ErrClosed):
-			lost.Add(1)
-		}
-	}
-	workers := min(len(batch), o.conf.parallelism)
-	if workers <= 1 {
-		for i := range batch {
-			send(i)
-		}
+	if len(batch) == 1 {
+		errs[0] = o.sendOne(ctx, cache, batch, 0)
 	} else {
-		var next atomic.Int64
 		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= len(batch) {
-						return
-					}
-					send(i)
-				}
-			}()
+		wg.Add(len(batch))
+		for i := range batch {
+			select {
+			case o.jobs <- sendJob{ctx: ctx, cache: cache, batch: batch, i: i, errs: errs, wg: &wg}:
+			case <-o.done:
+				errs[i] = client.ErrClosed
+				wg.Done()
+			}
 		}
 		wg.Wait()
 	}
-	failed := int64(len(batch)) - sent.Load()
+	var sent, lost int64
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			sent++
+		case client.IsRetryable(err) || errors.Is(err, client.ErrClosed):
+			lost++
+		}
+	}
+	failed := int64(len(batch)) - sent
 	if failed == 0 {
 		return nil
 	}
@@ -353,7 +377,7 @@ func (o *danubeOutput) WriteBatch(ctx context.Context, batch service.MessageBatc
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if sent.Load() == 0 && lost.Load() == failed {
+	if sent == 0 && lost == failed {
 		// Nothing got through and every failure says "cannot reach the
 		// broker": let Benthos reconnect and re-send the whole batch.
 		o.log.Warnf("Danube broker unreachable: %v", firstError(errs))
@@ -421,6 +445,10 @@ func (o *danubeOutput) sendOne(ctx context.Context, cache *producerCache, batch 
 }
 
 func (o *danubeOutput) Close(context.Context) error {
+	o.closeOnce.Do(func() {
+		close(o.done)
+		o.workers.Wait()
+	})
 	o.mu.Lock()
 	c, cache := o.client, o.producers
 	o.client, o.producers, o.closed = nil, nil, true
