@@ -138,8 +138,13 @@ func (p *deltaProcess) waitKilled(t *testing.T, within time.Duration) {
 // deltaTableIDs reads the live files of a table and returns its "id" values.
 func deltaTableIDs(t *testing.T, path string) (snapVersion int64, liveFiles int, idList []int64) {
 	t.Helper()
+	return deltaTableIDsWith(t, path, objstore.Options{})
+}
+
+func deltaTableIDsWith(t *testing.T, path string, opts objstore.Options) (snapVersion int64, liveFiles int, idList []int64) {
+	t.Helper()
 	ctx := context.Background()
-	store, err := objstore.Open(ctx, path, objstore.Options{})
+	store, err := objstore.Open(ctx, path, opts)
 	require.NoError(t, err)
 	snap, err := delta.Load(ctx, store)
 	if err != nil {
