@@ -786,3 +786,28 @@ func TestMultipleTopicsOneConsumer(t *testing.T) {
 	assert.Equal(t, t1, got["one"])
 	assert.Equal(t, t2+"-part-0", got["two"])
 }
+
+func TestBrokenStreamIsReopened(t *testing.T) {
+	b := danubetest.Start(t)
+	c := newClient(t, fastOptions(b.URL()))
+	ctx := testCtx(t)
+	topic := uniqueTopic(t)
+	p, err := c.NewProducer(ctx, client.ProducerOptions{Topic: topic, Name: "p", Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+	cons, err := c.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "s", ConsumerName: "c"})
+	require.NoError(t, err)
+	_, err = p.Send(ctx, client.OutgoingMessage{Payload: []byte("one")})
+	require.NoError(t, err)
+	unacked, err := cons.Receive(ctx)
+	require.NoError(t, err)
+
+	b.KillStreams()
+	_, err = p.Send(ctx, client.OutgoingMessage{Payload: []byte("two")})
+	require.NoError(t, err)
+	// The unacked message comes again on the new stream, then the new one.
+	msgs := receiveN(t, ctx, cons, 2)
+	assert.Equal(t, "one", string(msgs[0].Payload))
+	assert.Equal(t, unacked.Offset, msgs[0].Offset)
+	assert.Equal(t, "two", string(msgs[1].Payload))
+	assert.NoError(t, cons.Err())
+}
