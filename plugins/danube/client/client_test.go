@@ -811,3 +811,23 @@ func TestBrokenStreamIsReopened(t *testing.T) {
 	assert.Equal(t, "two", string(msgs[1].Payload))
 	assert.NoError(t, cons.Err())
 }
+
+func TestPermanentStreamFailureBreaksConsumer(t *testing.T) {
+	b := danubetest.Start(t)
+	c := newClient(t, fastOptions(b.URL()))
+	ctx := testCtx(t)
+	topic := uniqueTopic(t)
+	_, err := c.NewProducer(ctx, client.ProducerOptions{Topic: topic, Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+	b.FailNext("ReceiveMessages", codes.PermissionDenied, 1)
+	cons, err := c.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "s"})
+	require.NoError(t, err)
+	select {
+	case <-cons.Broken():
+	case <-ctx.Done():
+		t.Fatal("consumer not broken by a denied stream")
+	}
+	_, err = cons.Receive(ctx)
+	assert.Equal(t, codes.PermissionDenied, errCode(err), "%v", err)
+	assert.Equal(t, err, cons.Err())
+}

@@ -428,6 +428,13 @@ func (tc *topicConsumer) receiveLoop() {
 		if received > 0 {
 			failures = 0
 		}
+		if IsPermanent(err) && errorCode(err) != codes.NotFound {
+			// Denied or unauthenticated streams do not heal by retrying;
+			// NotFound means the broker forgot the consumer (restart,
+			// unload) and a resubscription fixes it.
+			cons.fail(err)
+			return
+		}
 		c.log.Debug("danube receive stream ended, resubscribing", "topic", tc.topic, "error", err)
 		tc.mu.Lock()
 		if tc.state == st {
