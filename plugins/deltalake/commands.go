@@ -131,6 +131,9 @@ func Commands() []*cli.Command {
 						Retention: c.Duration("retention"), DryRun: c.Bool("dry-run"), AllowShortRetention: c.Bool("allow-short-retention"),
 					})
 					if err != nil {
+						if !c.Bool("allow-short-retention") {
+							return fmt.Errorf("vacuuming %s: %w (pass --allow-short-retention to go below the table's retention)", store.URL(), err)
+						}
 						return fmt.Errorf("vacuuming %s: %w", store.URL(), err)
 					}
 					verb := "deleted"
