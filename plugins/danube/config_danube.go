@@ -174,3 +174,22 @@ func (h slogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h slogHandler) WithGroup(string) slog.Handler { return h }
+
+// dcConnectionTest checks that the broker is reachable with the configured
+// credentials and that the given topics exist, using a throwaway client.
+func dcConnectionTest(ctx context.Context, opts client.Options, topics []string) service.ConnectionTestResults {
+	c, err := client.New(opts)
+	if err != nil {
+		return service.ConnectionTestFailed(err).AsList()
+	}
+	defer c.Close()
+	if err := c.Ping(ctx); err != nil {
+		return service.ConnectionTestFailed(fmt.Errorf("connecting to %s: %w", opts.URL, err)).AsList()
+	}
+	for _, t := range topics {
+		if _, err := c.Partitions(ctx, t); err != nil {
+			return service.ConnectionTestFailed(err).AsList()
+		}
+	}
+	return service.ConnectionTestSucceeded().AsList()
+}

@@ -2,6 +2,7 @@ package danube
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/danube-connect/danube-connect/plugins/danube/client"
+	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
@@ -85,3 +87,30 @@ backoff: { initial_interval: 1s, max_interval: 2s, max_retries: 0 }
 }
 
 type parsedClient = client.Options
+
+func TestConnectionTests(t *testing.T) {
+	b := danubetest.Start(t)
+	ctx := context.Background()
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+
+	ok := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: s\n%s", b.URL(), topic, fastBackoff))
+	res := ok.ConnectionTest(ctx)
+	require.Len(t, res, 1)
+	assert.NoError(t, res[0].Err)
+
+	missing := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ /default/missing-topic ]\nsubscription: s\n%s", b.URL(), fastBackoff))
+	res = missing.ConnectionTest(ctx)
+	require.Len(t, res, 1)
+	assert.ErrorContains(t, res[0].Err, "/default/missing-topic")
+
+	out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\n%s", b.URL(), topic, fastBackoff))
+	res = out.ConnectionTest(ctx)
+	require.Len(t, res, 1)
+	assert.NoError(t, res[0].Err)
+
+	b.Stop()
+	res = out.ConnectionTest(ctx)
+	require.Len(t, res, 1)
+	assert.Error(t, res[0].Err)
+}

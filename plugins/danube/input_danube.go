@@ -466,3 +466,8 @@ func (in *danubeInput) Close(context.Context) error {
 	}
 	return nil
 }
+
+// ConnectionTest checks the broker and that every topic exists.
+func (in *danubeInput) ConnectionTest(ctx context.Context) service.ConnectionTestResults {
+	return dcConnectionTest(ctx, in.conf.client, in.conf.consumer.Topics)
+}

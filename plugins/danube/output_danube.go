@@ -577,3 +577,9 @@ func (pc *producerCache) closeAll() {
 		}
 	}
 }
+
+// ConnectionTest checks that the broker is reachable with the configured
+// credentials (topics are created on first use, so they are not checked).
+func (o *danubeOutput) ConnectionTest(ctx context.Context) service.ConnectionTestResults {
+	return dcConnectionTest(ctx, o.conf.client, nil)
+}
