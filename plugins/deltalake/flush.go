@@ -105,6 +105,7 @@ func commitOffsets(e *delta.CommitEntry) exactlyonce.Offsets {
 func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 	o := tw.o
 	for attempt := 1; ; attempt++ {
+		t0 := time.Now()
 		dups, err := tw.refresh(ctx, f)
 		if err != nil {
 			return err
@@ -117,12 +118,14 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 		if f.rows == 0 {
 			return nil
 		}
+		t1 := time.Now()
 		adds, keys, err := tw.writeFiles(ctx, f)
 		if err != nil {
 			tw.deleteFiles(keys)
 			return err
 		}
 		o.crashPoint("after-parquet")
+		t2 := time.Now()
 		version, err := tw.commitAdds(ctx, f, adds)
 		if errors.Is(err, errOffsetsCommittedElsewhere) && attempt < maxCommitAttempts {
 			// Our files were never referenced: remove them and rebuild.
@@ -142,7 +145,11 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 		o.metrics.commitLatency.Timing(latency.Nanoseconds())
 		o.log.With("table", tw.path, "version", version, "rows", f.rows, "files", len(adds),
 			"latency_ms", float64(latency.Microseconds())/1000,
-			"commit_ms", float64(time.Since(f.sealed).Microseconds())/1000, "event", "delta_lake_commit").
+			"commit_ms", float64(time.Since(f.sealed).Microseconds())/1000,
+			"queued_ms", float64(t0.Sub(f.sealed).Microseconds())/1000,
+			"refresh_ms", float64(t1.Sub(t0).Microseconds())/1000,
+			"write_ms", float64(t2.Sub(t1).Microseconds())/1000,
+			"log_ms", float64(time.Since(t2).Microseconds())/1000, "event", "delta_lake_commit").
 			Debugf("Committed version %d of %s", version, tw.path)
 		o.crashPoint("after-commit")
 		return nil

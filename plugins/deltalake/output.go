@@ -54,11 +54,9 @@ type deltaLakeOutput struct {
 
 	// buffered counts message bytes held in flushes that have not
 	// committed yet, over all tables (max_buffered_bytes).
-	buffered atomic.Int64
-	bufMu    sync.Mutex
-	bufCond  *sync.Cond
-	// waiting counts WriteBatch calls blocked until their flush commits.
-	waiting    atomic.Int64
+	buffered   atomic.Int64
+	bufMu      sync.Mutex
+	bufCond    *sync.Cond
 	crashAt    string
 	crashAfter int64
 	crashCount atomic.Int64
@@ -341,14 +339,14 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 	// instead of idling until the flush period ends: the other half keeps
 	// decoding into the next flush meanwhile, so decoding and committing
 	// overlap and throughput no longer depends on the flush period.
-	if o.waiting.Add(1) >= int64(max(1, o.conf.maxInFlight/2)) {
-		for _, p := range pending {
-			for _, f := range p.tickets {
+	half := int64(max(1, o.conf.maxInFlight/2))
+	for _, p := range pending {
+		for _, f := range p.tickets {
+			if f.waiters.Add(1) >= half {
 				p.tw.seal(f)
 			}
 		}
 	}
-	defer o.waiting.Add(-1)
 	for _, p := range pending {
 		for k, f := range p.tickets {
 			select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,6 +56,7 @@ type fileGroup struct {
 // flush is the unit of commit: rows from many WriteBatch calls, committed
 // together. done is closed once the commit is durable or has failed (err).
 type flush struct {
+	waiters atomic.Int64 // WriteBatch calls waiting on this flush
 	sealed  time.Time
 	groups  map[string]*fileGroup
 	order   []string
