@@ -39,9 +39,14 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// PutIfAbsent creates key with data only if it does not exist yet, as one
 	// atomic server-side operation. If it exists the error wraps ErrExists.
+	// Cloud stores retry transient failures; when a retry finds the key
+	// already holding exactly data (the earlier attempt was applied but its
+	// answer lost), the call reports success, so data must be unique per
+	// writer (Delta commits are: commitInfo timestamps, UUID file names).
 	PutIfAbsent(ctx context.Context, key string, data []byte) error
 	// Create streams a new object (data files can be large). The object is
-	// only visible once Close returns nil; Abort discards it.
+	// only visible once Close returns nil; Abort discards it. ctx governs
+	// the whole upload, until Close or Abort.
 	Create(ctx context.Context, key string) (Writer, error)
 	// List returns the objects whose key starts with prefix and sorts after
 	// startAfter (lexicographically), in ascending key order.
