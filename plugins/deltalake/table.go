@@ -151,6 +151,8 @@ func (tw *tableWriter) open(ctx context.Context, sample [][]byte) error {
 	opts := delta.TableOptions{
 		EngineInfo:         "danube-connect",
 		CheckpointInterval: tw.o.conf.checkpointEvery,
+		// Appends need no file list: memory stays independent of table size.
+		WithoutFiles: true,
 		OnCheckpoint: func(version int64, err error) {
 			if err != nil {
 				tw.o.log.Warnf("Checkpoint %d of table %s: %v", version, tw.path, err)
