@@ -37,6 +37,7 @@ func Conformance(t *testing.T, newStore NewStoreFunc) {
 		{"DeleteIdempotent", testDelete},
 		{"PutIfAbsentExisting", testPutIfAbsentExisting},
 		{"PutIfAbsentRace", testPutIfAbsentRace},
+		{"VerifyPutIfAbsent", testVerifyPutIfAbsent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,6 +291,17 @@ func testPutIfAbsentExisting(t *testing.T, s objstore.Store) {
 		t.Fatalf("PutIfAbsent of a free key: %v", err)
 	}
 	mustGet(t, s, "_delta_log/00000000000000000001.json", []byte("new"))
+}
+
+func testVerifyPutIfAbsent(t *testing.T, s objstore.Store) {
+	ctx := ctxFor(t)
+	if err := objstore.VerifyPutIfAbsent(ctx, s); err != nil {
+		t.Fatalf("VerifyPutIfAbsent: %v", err)
+	}
+	objs, err := s.List(ctx, "", "")
+	if err != nil || len(objs) != 0 {
+		t.Fatalf("VerifyPutIfAbsent left %q behind (%v)", keysOf(objs), err)
+	}
 }
 
 // PutIfAbsentRacers is how many goroutines race for one key.
