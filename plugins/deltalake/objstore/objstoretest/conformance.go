@@ -38,6 +38,7 @@ func Conformance(t *testing.T, newStore NewStoreFunc) {
 		{"PutIfAbsentExisting", testPutIfAbsentExisting},
 		{"PutIfAbsentRace", testPutIfAbsentRace},
 		{"VerifyPutIfAbsent", testVerifyPutIfAbsent},
+		{"SpecialCharacterKeys", testSpecialKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,6 +302,46 @@ func testVerifyPutIfAbsent(t *testing.T, s objstore.Store) {
 	objs, err := s.List(ctx, "", "")
 	if err != nil || len(objs) != 0 {
 		t.Fatalf("VerifyPutIfAbsent left %q behind (%v)", keysOf(objs), err)
+	}
+}
+
+// testSpecialKeys uses keys as Hive-style partition directories produce
+// them: Spark escapes some characters as %XX in directory names, others
+// (spaces, non-ASCII, '+', '&', '=') stay literal.
+func testSpecialKeys(t *testing.T, s objstore.Store) {
+	ctx := ctxFor(t)
+	keys := []string{
+		"a+b=c&d/part-00002.parquet",
+		"city=Zürich/part-00001.parquet",
+		"ts=2024-01-01 12%3A00%3A00/part-00000.parquet",
+	}
+	for _, k := range keys {
+		mustPut(t, s, k, []byte(k))
+	}
+	if err := s.PutIfAbsent(ctx, keys[2], []byte("again")); !errors.Is(err, objstore.ErrExists) {
+		t.Fatalf("PutIfAbsent(%q) on an existing key: %v", keys[2], err)
+	}
+	for _, k := range keys {
+		mustGet(t, s, k, []byte(k))
+		if info, err := s.Stat(ctx, k); err != nil || info.Size != int64(len(k)) {
+			t.Fatalf("Stat(%q): %+v, %v", k, info, err)
+		}
+	}
+	objs, err := s.List(ctx, "", "")
+	if err != nil || !equalStrings(keysOf(objs), keys) {
+		t.Fatalf("List: %q, %v; want %q", keysOf(objs), err, keys)
+	}
+	objs, err = s.List(ctx, "ts=2024-01-01 12%3A", "")
+	if err != nil || !equalStrings(keysOf(objs), keys[2:]) {
+		t.Fatalf("List with an escaped prefix: %q, %v", keysOf(objs), err)
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete(%q): %v", k, err)
+		}
+	}
+	if objs, err := s.List(ctx, "", ""); err != nil || len(objs) != 0 {
+		t.Fatalf("List after deleting: %q, %v", keysOf(objs), err)
 	}
 }
 
