@@ -80,9 +80,12 @@ a lost commit race is retried on top of the winner, never lost.
 
 Concurrent `+"`WriteBatch`"+` calls (up to `+"`max_in_flight`"+`) append their rows to a shared buffer per table, and each call
 returns only once the Delta commit that contains its rows is durable: Benthos acknowledges a message only after its
-row is committed. A commit happens every `+"`flush_period`"+` (the latency bound), or sooner when the buffered rows reach
-`+"`target_file_size`"+` or `+"`max_buffered_bytes`"+` (the memory bound). Many Benthos batches therefore share one Delta
-commit, which keeps the number of commits and small files low.
+row is committed. A commit happens every `+"`flush_period`"+` (the latency bound), or sooner when half of `+"`max_in_flight`"+`
+calls are waiting for it (no more rows could arrive meanwhile, and the other half keeps decoding into the next commit),
+or when the buffered rows reach `+"`target_file_size`"+` or `+"`max_buffered_bytes`"+` (the memory bound). Many Benthos
+batches therefore share one Delta commit, which keeps the number of commits and small files low. Memory is about
+`+"`max_in_flight`"+` times the batch size; use the `+"`batching`"+` policy (e.g. `+"`count: 2000`"+`) so that each call carries
+many rows. Commits to one table are made in order by one goroutine; JSON decoding runs in the calling goroutines.
 
 A message that cannot be written (not JSON, a field whose type conflicts with the table, a null in a non-nullable
 column, a missing partition value, an unknown field with `+"`schema_evolution: none`"+`) fails on its own with an error
@@ -123,6 +126,13 @@ With `+"`metadata_columns`"+` set, these Danube metadata keys become columns:
 - danube_topic (string column)
 - danube_offset (long column)
 - danube_publish_time (timestamp column, from the RFC 3339 or epoch-millisecond value)
+
+== Metrics
+
+`+"`delta_lake_rows`"+`, `+"`delta_lake_bytes`"+` (message bytes), `+"`delta_lake_files`"+`, `+"`delta_lake_commits`"+` and
+`+"`delta_lake_commit_latency_ns`"+` (first buffered row to durable commit) per commit; `+"`delta_lake_commit_conflicts`"+`
+(lost commit races and rebuilt flushes), `+"`delta_lake_duplicates_skipped`"+` (messages recognised as already committed),
+`+"`delta_lake_errors`"+` and the gauge `+"`delta_lake_buffered_bytes`"+`.
 
 == Maintenance
 

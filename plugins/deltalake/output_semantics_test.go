@@ -237,3 +237,27 @@ func TestNonReliableTopicFallsBackToAtLeastOnce(t *testing.T) {
 	_, rows := tableRows(t, dir)
 	assert.Equal(t, []int64{1, 2, 3, 4}, ids(t, rows), "offset 0 everywhere must not be taken for redeliveries")
 }
+
+// TestExactlyOnceHistoryHorizon: a restarted writer knows the offsets of the
+// last history_commits commits only; older redeliveries are outside the
+// documented horizon.
+func TestExactlyOnceHistoryHorizon(t *testing.T) {
+	dir := t.TempDir()
+	const topic = "/default/h-part-0"
+	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1ms\n", dir))
+	for off := uint64(0); off < 40; off++ {
+		require.NoError(t, out.WriteBatch(context.Background(), service.MessageBatch{danubeMsg(fmt.Sprintf(`{"id":%d}`, off), topic, off)}))
+	}
+	require.NoError(t, out.Close(context.Background()))
+
+	out2 := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1ms\nexactly_once: { history_commits: 20 }\n", dir))
+	committed := out2.conf.historyCommits
+	require.Equal(t, 20, committed)
+	b := service.MessageBatch{danubeMsg(`{"id":39}`, topic, 39), danubeMsg(`{"id":21}`, topic, 21), danubeMsg(`{"id":5}`, topic, 5)}
+	require.NoError(t, out2.WriteBatch(context.Background(), b))
+	require.NoError(t, out2.Close(context.Background()))
+	_, rows := tableRows(t, dir)
+	got := ids(t, rows)
+	assert.Len(t, got, 41, "only offset 5, older than the last 20 commits, is written again")
+	assert.Equal(t, []int64{5, 5}, got[5:7])
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
@@ -113,19 +114,40 @@ func (tw *tableWriter) loadHistory(ctx context.Context) error {
 	oldest := max(0, latest-int64(c.historyCommits)+1)
 	cutoff := time.Now().Add(-c.historyPeriod).UnixMilli()
 	read := 0
-	for v := latest; v >= oldest; v-- {
-		e, err := delta.ReadCommit(ctx, tw.store, v)
-		if errors.Is(err, objstore.ErrNotExist) {
-			break
+	// Newest first, a window of commits fetched concurrently at a time
+	// (object-store latency dominates), stopping at the first commit that
+	// is missing (cleaned up after a checkpoint) or older than the period.
+	const window = 16
+	for hi := latest; hi >= oldest; hi -= window {
+		lo := max(oldest, hi-window+1)
+		entries := make([]*delta.CommitEntry, hi-lo+1)
+		g, gctx := errgroup.WithContext(ctx)
+		for v := lo; v <= hi; v++ {
+			g.Go(func() error {
+				e, err := delta.ReadCommit(gctx, tw.store, v)
+				if errors.Is(err, objstore.ErrNotExist) {
+					return nil
+				}
+				entries[v-lo] = e
+				return err
+			})
 		}
-		if err != nil {
+		if err := g.Wait(); err != nil {
 			return fmt.Errorf("reading recent commits for exactly-once: %w", err)
 		}
-		if ci := e.CommitInfo(); ci != nil && ci.Timestamp > 0 && ci.Timestamp < cutoff {
-			break
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := entries[i]
+			if e == nil {
+				tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
+				return nil
+			}
+			if ci := e.CommitInfo(); ci != nil && ci.Timestamp > 0 && ci.Timestamp < cutoff {
+				tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
+				return nil
+			}
+			tw.ledger.Observe(e.Version, commitOffsets(e))
+			read++
 		}
-		tw.ledger.Observe(v, commitOffsets(e))
-		read++
 	}
 	tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
 	return nil
