@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
@@ -20,7 +21,9 @@ import (
 )
 
 // AzureOptions configures the Azure Blob Storage (and ADLS Gen2) store.
-// One of Key, SASToken or ConnectionString is required.
+// Without Key, SASToken or ConnectionString the store authenticates with
+// Microsoft Entra ID through azidentity's DefaultAzureCredential (service
+// principal from the environment, workload or managed identity, az login).
 type AzureOptions struct {
 	// Account is the storage account name ("devstoreaccount1" for Azurite).
 	Account string
@@ -88,7 +91,14 @@ func NewAzure(_ context.Context, containerName, prefix string, all Options) (*Az
 		case opts.SASToken != "":
 			client, err = container.NewClientWithNoCredential(containerURL+"?"+strings.TrimPrefix(opts.SASToken, "?"), clientOpts)
 		default:
-			return nil, fmt.Errorf("creating Azure store for container %q: set a key, a SAS token or a connection string", containerName)
+			// Microsoft Entra ID: environment service principal, workload
+			// identity, managed identity or a developer's az login.
+			var cred *azidentity.DefaultAzureCredential
+			if cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+				ClientOptions: clientOpts.ClientOptions,
+			}); err == nil {
+				client, err = container.NewClient(containerURL, cred, clientOpts)
+			}
 		}
 	}
 	if err != nil {

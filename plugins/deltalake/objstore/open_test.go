@@ -24,6 +24,7 @@ func TestOpenDispatch(t *testing.T) {
 		{"s3a://bucket", objstore.Options{S3: objstore.S3Options{Endpoint: "http://127.0.0.1:1"}}, "*objstore.S3", "s3://bucket"},
 		{"az://container/t", objstore.Options{Azure: azurite}, "*objstore.Azure", "az://container/t"},
 		{"abfss://container@devstoreaccount1.dfs.core.windows.net/a/b", objstore.Options{Azure: objstore.AzureOptions{Key: azurite.Key}}, "*objstore.Azure", "az://container/a/b"},
+		{"az://container/entra", objstore.Options{Azure: objstore.AzureOptions{Account: "acct"}}, "*objstore.Azure", "az://container/entra"},
 		{"gs://bucket/t", objstore.Options{GCS: objstore.GCSOptions{Endpoint: "http://127.0.0.1:1"}}, "*objstore.GCS", "gs://bucket/t"},
 	}
 	for _, c := range cases {
@@ -66,7 +67,6 @@ func TestOpenErrors(t *testing.T) {
 		{"file://otherhost/x", objstore.Options{}, "must not name a host"},
 		{"s3:///prefix", objstore.Options{S3: objstore.S3Options{Region: "us-east-1"}}, "empty bucket name"},
 		{"az://container/x", objstore.Options{}, "no storage account configured"},
-		{"az://container/x", objstore.Options{Azure: objstore.AzureOptions{Account: "acct"}}, "set a key, a SAS token or a connection string"},
 		{"abfss://acct.dfs.core.windows.net/x", objstore.Options{}, "abfss://container@account"},
 		{"gs://bucket/x", objstore.Options{GCS: objstore.GCSOptions{CredentialsJSON: `{"type":"weird"}`}}, `unsupported credentials type "weird"`},
 	}
