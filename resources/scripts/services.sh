@@ -53,8 +53,10 @@ apt_install() {
 
 # pid_alive NAME: the pid file names a live process.
 pid_alive() {
-	local f="$RUN/$1.pid"
-	[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+	local f="$RUN/$1.pid" pid
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f")
+	kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1"
 }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -123,7 +125,6 @@ azurite_bin() { echo "$CACHE/azurite/node_modules/.bin/azurite-blob"; }
 
 install_azurite() {
 	[ -x "$(azurite_bin)" ] && return
-	command -v npm >/dev/null || apt_install nodejs npm
 	log "installing $AZURITE_PKG"
 	mkdir -p "$CACHE/azurite"
 	npm install --prefix "$CACHE/azurite" --no-audit --no-fund --loglevel=error "$AZURITE_PKG" >"$RUN/azurite-install.log" 2>&1 ||
@@ -157,14 +158,10 @@ python_ready() {
 
 install_python() {
 	python_ready && return
-	command -v python3 >/dev/null || apt_install python3 python3-venv
 	if [ ! -x "$(venv_python)" ]; then
 		rm -rf "$CACHE/venv"
-		python3 -m venv "$CACHE/venv" 2>/dev/null || {
-			apt_install python3-venv
-			rm -rf "$CACHE/venv"
-			python3 -m venv "$CACHE/venv"
-		}
+		python3 -m venv "$CACHE/venv" >"$RUN/venv.log" 2>&1 ||
+			{ tail -n 30 "$RUN/venv.log" >&2; die "creating the venv failed (log: $RUN/venv.log)"; }
 	fi
 	log "installing $DELTALAKE_PKG $PYARROW_PKG into $CACHE/venv"
 	"$(venv_python)" -m pip install -q --disable-pip-version-check "$DELTALAKE_PKG" "$PYARROW_PKG" >"$RUN/pip.log" 2>&1 ||
@@ -190,9 +187,26 @@ EOF
 	mv "$tmp" "$ENV_FILE"
 }
 
+# ensure_prerequisites installs the system packages the installs below
+# need, one apt-get at a time, before those run in parallel.
+ensure_prerequisites() {
+	local pkgs=()
+	command -v curl >/dev/null || pkgs+=(curl)
+	if [ ! -x "$(azurite_bin)" ] && ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
+	if ! python_ready; then
+		command -v python3 >/dev/null || pkgs+=(python3)
+		# Debian splits venv/ensurepip out of python3.
+		python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
+	fi
+	if [ ! -x "$(minio_bin)" ] && ! command -v go >/dev/null; then
+		die "go is needed to build MinIO (see the README for the Go version)"
+	fi
+	if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
+}
+
 cmd_up() {
 	mkdir -p "$RUN"
-	command -v curl >/dev/null || apt_install curl
+	ensure_prerequisites
 	# The slow installs run side by side.
 	local pids=() names=()
 	if [ ! -x "$(minio_bin)" ]; then install_minio & pids+=($!); names+=(MinIO); fi
@@ -214,7 +228,8 @@ stop_one() {
 	[ -f "$f" ] || return 0
 	local pid
 	pid=$(cat "$f")
-	if kill -0 "$pid" 2>/dev/null; then
+	# Only a process that is still ours: the pid may have been reused.
+	if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$name"; then
 		log "stopping $name (pid $pid)"
 		kill "$pid" 2>/dev/null || true
 		local deadline=$((SECONDS + 15))
