@@ -51,6 +51,8 @@ type Azure struct {
 	client    *container.Client
 	container string
 	prefix    string
+	// listPageSize overrides the server's page size (tests).
+	listPageSize int32
 }
 
 var _ Store = (*Azure)(nil)
@@ -225,10 +227,14 @@ func (a *Azure) Create(ctx context.Context, key string) (Writer, error) {
 // Blob service has no start-after parameter, so earlier names are skipped
 // here; ADLS Gen2 directory markers are skipped too.
 func (a *Azure) List(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error) {
-	pager := a.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{
+	listOpts := &container.ListBlobsFlatOptions{
 		Prefix:  to(a.prefix + prefix),
 		Include: container.ListBlobsInclude{Metadata: true},
-	})
+	}
+	if a.listPageSize > 0 {
+		listOpts.MaxResults = to(a.listPageSize)
+	}
+	pager := a.client.NewListBlobsFlatPager(listOpts)
 	var out []ObjectInfo
 	for pager.More() {
 		page, err := pager.NextPage(ctx)

@@ -15,11 +15,17 @@ import (
 func TestS3Conformance(t *testing.T) {
 	loc, opts := objstoretest.NewS3Bucket(t)
 	objstoretest.Conformance(t, objstoretest.Prefixed(loc, opts))
+	t.Run("SmallListPages", func(t *testing.T) {
+		objstoretest.Conformance(t, smallPages(objstoretest.Prefixed(loc, opts)))
+	})
 }
 
 func TestAzureConformance(t *testing.T) {
 	loc, opts := objstoretest.NewAzureContainer(t)
 	objstoretest.Conformance(t, objstoretest.Prefixed(loc, opts))
+	t.Run("SmallListPages", func(t *testing.T) {
+		objstoretest.Conformance(t, smallPages(objstoretest.Prefixed(loc, opts)))
+	})
 }
 
 // GCS runs against fake-gcs-server, an in-process emulator of the GCS JSON
@@ -28,6 +34,19 @@ func TestAzureConformance(t *testing.T) {
 func TestGCSEmulatorConformance(t *testing.T) {
 	_, loc, opts := objstoretest.StartGCSEmulator(t)
 	objstoretest.Conformance(t, objstoretest.Prefixed(loc, opts))
+	t.Run("SmallListPages", func(t *testing.T) {
+		objstoretest.Conformance(t, smallPages(objstoretest.Prefixed(loc, opts)))
+	})
+}
+
+// smallPages lists two objects per request, so List must follow
+// continuation tokens (with StartAfter and the store prefix) correctly.
+func smallPages(newStore objstoretest.NewStoreFunc) objstoretest.NewStoreFunc {
+	return func(t *testing.T) objstore.Store {
+		st := newStore(t)
+		objstore.SetListPageSize(st, 2)
+		return st
+	}
 }
 
 func open(t *testing.T, loc string, opts objstore.Options) objstore.Store {

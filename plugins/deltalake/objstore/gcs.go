@@ -46,6 +46,8 @@ type GCS struct {
 	// with it the retries of one chunk of a streaming upload.
 	maxAttempts int
 	dialTimeout time.Duration
+	// listPageSize overrides the server's page size (tests).
+	listPageSize int32
 }
 
 var _ Store = (*GCS)(nil)
@@ -319,6 +321,9 @@ func (g *GCS) List(ctx context.Context, prefix, startAfter string) ([]ObjectInfo
 	}
 	var out []ObjectInfo
 	it := g.bucket.Objects(ctx, q)
+	if g.listPageSize > 0 {
+		it.PageInfo().MaxSize = int(g.listPageSize)
+	}
 	for {
 		attrs, err := it.Next()
 		if errors.Is(err, iterator.Done) {

@@ -59,6 +59,8 @@ type S3 struct {
 	uploader *manager.Uploader
 	bucket   string
 	prefix   string // "" or ends with "/"
+	// listPageSize overrides the server's page size (tests).
+	listPageSize int32
 }
 
 var _ Store = (*S3)(nil)
@@ -301,6 +303,9 @@ func (s *S3) List(ctx context.Context, prefix, startAfter string) ([]ObjectInfo,
 		in.StartAfter = aws.String(s.prefix + startAfter)
 	}
 	var out []ObjectInfo
+	if s.listPageSize > 0 {
+		in.MaxKeys = aws.Int32(s.listPageSize)
+	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
