@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/google/uuid"
 )
@@ -38,7 +39,7 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating local store at %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := mkdirAllSynced(abs); err != nil {
 		return nil, fmt.Errorf("creating local store at %q: %w", abs, err)
 	}
 	return &Local{root: abs}, nil
@@ -126,7 +127,7 @@ func (l *Local) createTemp(key string) (tmp *os.File, final string, err error) {
 		return nil, "", err
 	}
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAllSynced(dir); err != nil {
 		return nil, "", fmt.Errorf("creating directory for %s: %w", key, err)
 	}
 	name := filepath.Join(dir, "."+filepath.Base(final)+"."+uuid.NewString()+".tmp")
@@ -154,6 +155,32 @@ func (l *Local) writeTemp(key string, data []byte) (tmpName, final string, err e
 		return "", "", fmt.Errorf("writing temp file for %s: %w", key, err)
 	}
 	return tmp.Name(), final, nil
+}
+
+// mkdirAllSynced is os.MkdirAll that also fsyncs the parent of every
+// directory it creates, so that a file published into a new directory (the
+// first commit's _delta_log/, a new partition) survives a crash once its own
+// directory is synced.
+func mkdirAllSynced(dir string) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllSynced(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // created concurrently
+		}
+		return err
+	}
+	return syncDir(parent)
 }
 
 // syncDir makes a new directory entry durable.
