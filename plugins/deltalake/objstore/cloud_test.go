@@ -161,3 +161,31 @@ func TestS3ConditionalConflictIsRetried(t *testing.T) {
 		t.Fatalf("PutIfAbsent on the existing key: %v", err)
 	}
 }
+
+func unavailableOpts(opts objstore.Options) (objstore.Options, *objstoretest.UnavailableTransport) {
+	u := &objstoretest.UnavailableTransport{N: 2}
+	opts.HTTPClient = &http.Client{Transport: u}
+	opts.MaxAttempts = 3
+	return opts, u
+}
+
+func TestS3TransientErrorsRetried(t *testing.T) {
+	t.Parallel() // waits on retry back-off
+	loc, opts := objstoretest.NewS3Bucket(t)
+	opts, u := unavailableOpts(opts)
+	objstoretest.TransientErrors(t, open(t, loc, opts), u)
+}
+
+func TestAzureTransientErrorsRetried(t *testing.T) {
+	t.Parallel() // waits on retry back-off
+	loc, opts := objstoretest.NewAzureContainer(t)
+	opts, u := unavailableOpts(opts)
+	objstoretest.TransientErrors(t, open(t, loc, opts), u)
+}
+
+func TestGCSEmulatorTransientErrorsRetried(t *testing.T) {
+	t.Parallel() // waits on retry back-off
+	_, loc, opts := objstoretest.StartGCSEmulator(t)
+	opts, u := unavailableOpts(opts)
+	objstoretest.TransientErrors(t, open(t, loc, opts), u)
+}

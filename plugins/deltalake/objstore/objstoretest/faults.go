@@ -157,3 +157,52 @@ func LostCreateResponse(t *testing.T, st objstore.Store, lost *LostResponseTrans
 		t.Fatalf("PutIfAbsent of other content on the taken key: got %v, want ErrExists", err)
 	}
 }
+
+// UnavailableTransport answers the first N requests with 503 Service
+// Unavailable without forwarding them, then forwards to Base.
+type UnavailableTransport struct {
+	Base http.RoundTripper
+	N    int32
+	// Answered counts the 503 answers given.
+	Answered atomic.Int32
+}
+
+// RoundTrip implements http.RoundTripper.
+func (u *UnavailableTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if u.Answered.Add(1) <= u.N {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return &http.Response{
+			StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable",
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{}, Body: http.NoBody, Request: r,
+		}, nil
+	}
+	u.Answered.Add(-1)
+	base := u.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+// TransientErrors checks that 503 answers are retried inside the store: st
+// must send its requests through u (with N smaller than the store's
+// attempts per request).
+func TransientErrors(t *testing.T, st objstore.Store, u *UnavailableTransport) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key := "_delta_log/00000000000000000000.json"
+	if err := st.PutIfAbsent(ctx, key, []byte("v0")); err != nil {
+		t.Fatalf("PutIfAbsent after %d answers 503: %v", u.N, err)
+	}
+	if got := u.Answered.Load(); got != u.N {
+		t.Fatalf("the server answered 503 %d times, want %d", got, u.N)
+	}
+	u.Answered.Store(0)
+	mustGet(t, st, key, []byte("v0"))
+	if got := u.Answered.Load(); got != u.N {
+		t.Fatalf("Get: the server answered 503 %d times, want %d", got, u.N)
+	}
+}
