@@ -63,11 +63,13 @@ func NewAzure(_ context.Context, containerName, prefix string, all Options) (*Az
 	if containerName == "" {
 		return nil, errors.New("creating Azure store: empty container name")
 	}
+	retries := int32(all.maxAttempts() - 1)
+	if retries == 0 {
+		retries = -1 // azcore reads 0 as "default (3)"
+	}
 	clientOpts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: all.httpClient(),
-		Retry: policy.RetryOptions{
-			MaxRetries: int32(all.maxAttempts() - 1),
-		},
+		Retry:     policy.RetryOptions{MaxRetries: retries},
 	}}
 	var (
 		client *container.Client
