@@ -449,11 +449,10 @@ func nackReason(err error) string {
 	return s
 }
 
+// Close stops the receive streams and health checks at once; acks in flight
+// get a short grace period (the client's CloseTimeout) before their retries
+// give up, so closing never waits out a reconnect backoff.
 func (in *danubeInput) Close(context.Context) error {
-	in.closeOnce.Do(func() {
-		close(in.done)
-		in.workers.Wait()
-	})
 	in.mu.Lock()
 	cons, c := in.consumer, in.client
 	in.consumer, in.client = nil, nil
@@ -461,6 +460,10 @@ func (in *danubeInput) Close(context.Context) error {
 	if cons != nil {
 		_ = cons.Close()
 	}
+	in.closeOnce.Do(func() {
+		close(in.done)
+		in.workers.Wait()
+	})
 	if c != nil {
 		return c.Close()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -488,5 +489,53 @@ output:
 	defer mu.Unlock()
 	for i := 1; i <= n; i++ {
 		assert.GreaterOrEqual(t, received["msg-"+strconv.Itoa(i)], 1, "msg-%d", i)
+	}
+}
+
+// TestInputCloseDoesNotWaitOutAckBackoff: acks stuck retrying against a
+// stopped broker (here with an hour-long backoff) must not hold Close: it
+// stops receiving at once and gives in-flight acks only a short grace.
+func TestInputCloseDoesNotWaitOutAckBackoff(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: close\nbackoff: { initial_interval: 1h, max_interval: 1h, max_retries: 3 }\n", b.URL(), topic))
+	var retries atomic.Int64
+	in.conf.client.OnRetry = func(error) { retries.Add(1) }
+	ctx := context.Background()
+	require.NoError(t, in.Connect(ctx))
+	publish(t, b.URL(), topic, 0, "a", "b")
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons := in.consumer
+	m1, err := cons.Receive(rctx)
+	require.NoError(t, err)
+	m2, err := cons.Receive(rctx)
+	require.NoError(t, err)
+
+	b.Stop()
+	settled := make(chan error, 1)
+	go func() { settled <- in.settle(ctx, cons, nil, []*client.Message{m1, m2}, nil) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for retries.Load() < 2 {
+		require.False(t, time.Now().After(deadline), "both acks should be waiting in their retry backoff")
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	closed := make(chan struct{})
+	go func() {
+		_ = in.Close(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for the acks' one-hour retry backoff")
+	}
+	select {
+	case err := <-settled:
+		require.Error(t, err, "the acks could not reach the stopped broker")
+	case <-time.After(30 * time.Second):
+		t.Fatal("settling did not end when the input closed")
 	}
 }

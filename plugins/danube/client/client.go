@@ -58,6 +58,9 @@ type Options struct {
 	// broker whether they are still attached; default 5s like the official
 	// clients. On CLOSE a consumer resubscribes and a producer is recreated.
 	HealthCheckInterval time.Duration
+	// CloseTimeout bounds how long closing a consumer waits for its acks
+	// and nacks in flight; default 1s.
+	CloseTimeout time.Duration
 	// ReceiveQueueSize bounds the messages buffered per consumer between the
 	// broker streams and Receive; default 1024.
 	ReceiveQueueSize int
@@ -100,6 +103,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.HealthCheckInterval <= 0 {
 		opts.HealthCheckInterval = 5 * time.Second
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = time.Second
 	}
 	if opts.ReceiveQueueSize <= 0 {
 		opts.ReceiveQueueSize = 1024

@@ -103,10 +103,19 @@ type Consumer struct {
 	brokenErr error
 	breakOnce sync.Once
 
-	ctx       context.Context
+	ctx       context.Context // receive streams and health checks
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// Acks outlive ctx: Close stops receiving at once but lets acks already
+	// in flight finish for up to Options.CloseTimeout, then ackCtx ends
+	// their retries.
+	ackCtx    context.Context
+	ackCancel context.CancelFunc
+	acksMu    sync.Mutex
+	acks      int           // acks and nacks in flight
+	acksIdle  chan struct{} // closed (and replaced) whenever acks drops to 0 while Close waits
 }
 
 // topicConsumer is the consumer of one partition.
@@ -171,6 +180,7 @@ func (c *Client) Subscribe(ctx context.Context, opts ConsumerOptions) (*Consumer
 		broken: make(chan struct{}),
 	}
 	cons.ctx, cons.cancel = context.WithCancel(context.Background())
+	cons.ackCtx, cons.ackCancel = context.WithCancel(context.Background())
 	tcs := make([]*topicConsumer, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -187,10 +197,12 @@ func (c *Client) Subscribe(ctx context.Context, opts ConsumerOptions) (*Consumer
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		cons.cancel()
+		cons.ackCancel()
 		return nil, err
 	}
 	if err := c.track(cons); err != nil {
 		cons.cancel()
+		cons.ackCancel()
 		return nil, err
 	}
 	for _, tc := range tcs {
@@ -336,7 +348,10 @@ func (tc *topicConsumer) current() *consumerState {
 // retryRPC runs an ack/nack against the partition's broker, retrying
 // transient failures.
 func (tc *topicConsumer) retryRPC(ctx context.Context, op string, call func(*broker) error) error {
-	c := tc.cons.c
+	cons := tc.cons
+	c := cons.c
+	cons.ackStarted()
+	defer cons.ackDone()
 	for attempt := 0; ; attempt++ {
 		// Acks are routed by topic and subscription, not by consumer id, so
 		// they can go to the last known broker while the consumer is
@@ -351,7 +366,7 @@ func (tc *topicConsumer) retryRPC(ctx context.Context, op string, call func(*bro
 		if err == nil || !IsRetryable(err) || attempt >= c.backoff.MaxRetries || ctx.Err() != nil {
 			return err
 		}
-		if serr := c.retryWait(ctx, tc.cons.ctx.Done(), attempt, err); serr != nil {
+		if serr := c.retryWait(ctx, cons.ackCtx.Done(), attempt, err); serr != nil {
 			return errors.Join(err, serr)
 		}
 	}
@@ -542,12 +557,47 @@ func (tc *topicConsumer) healthLoop() {
 	}
 }
 
-// Close stops receiving and the health checks. Messages not yet acked are
-// redelivered by the broker (reliable topics). Idempotent.
+func (cons *Consumer) ackStarted() {
+	cons.acksMu.Lock()
+	cons.acks++
+	cons.acksMu.Unlock()
+}
+
+func (cons *Consumer) ackDone() {
+	cons.acksMu.Lock()
+	cons.acks--
+	if cons.acks == 0 && cons.acksIdle != nil {
+		close(cons.acksIdle)
+		cons.acksIdle = nil
+	}
+	cons.acksMu.Unlock()
+}
+
+// Close stops receiving and the health checks at once, then waits up to
+// Options.CloseTimeout for acks and nacks in flight; after that their
+// retries give up. Messages not acked are redelivered by the broker
+// (reliable topics). Acks of received messages remain possible after Close
+// (one attempt each, no retries). Idempotent.
 func (cons *Consumer) Close() error {
 	cons.closeOnce.Do(func() {
 		cons.cancel()
 		cons.wg.Wait()
+		cons.acksMu.Lock()
+		var idle chan struct{}
+		if cons.acks > 0 {
+			idle = make(chan struct{})
+			cons.acksIdle = idle
+		}
+		cons.acksMu.Unlock()
+		if idle != nil {
+			t := time.NewTimer(cons.c.opts.CloseTimeout)
+			select {
+			case <-idle:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		cons.ackCancel()
 		cons.c.untrack(cons)
 	})
 	return nil
