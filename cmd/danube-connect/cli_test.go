@@ -220,3 +220,38 @@ output:
 		return status == 200 && strings.Contains(body, `stream="first"`) && strings.Contains(body, `stream="second"`)
 	})
 }
+
+// The delta subcommands maintain a table written by the delta_lake output.
+func TestDeltaMaintenanceCommands(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "events")
+	cfg := filepath.Join(t.TempDir(), "gen.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+input:
+  generate:
+    count: 400
+    interval: ""
+    batch_size: 40
+    mapping: 'root = {"id": counter(), "name": "event-" + counter().string()}'
+output:
+  delta_lake:
+    path: %s
+    flush_period: 1ms
+    max_in_flight: 1
+`, table)), 0o600))
+	out, err := run(t, "run", cfg)
+	require.NoError(t, err, out)
+
+	out, err = run(t, "delta", "optimize", "--json", "--min-files", "2", table)
+	require.NoError(t, err, out)
+	var opt struct{ Version, FilesRemoved, FilesAdded int64 }
+	require.NoError(t, json.Unmarshal([]byte(out), &opt), out)
+	assert.Greater(t, opt.FilesRemoved, int64(1), out)
+	assert.Equal(t, int64(1), opt.FilesAdded, out)
+
+	out, err = run(t, "delta", "vacuum", "--json", "--dry-run", "--retention", "0s", "--allow-short-retention", table)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, ".parquet", "the compacted-away files are vacuum candidates")
+
+	_, err = run(t, "delta", "optimize", filepath.Join(t.TempDir(), "missing"))
+	require.Error(t, err, "a missing table is an error")
+}
