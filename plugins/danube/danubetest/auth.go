@@ -8,18 +8,16 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // authenticate applies the broker's JWT check when auth is enabled. The
 // texts are those of danube-broker v0.15.1.
-func (b *Broker) authenticate(md metadata.MD, fullMethod string) error {
+func (b *Broker) authenticate(vals []string, fullMethod string) error {
 	a := b.opts.Auth
 	if a == nil {
 		return nil
 	}
-	vals := md.Get("authorization")
 	if len(vals) == 0 {
 		return status.Error(codes.Unauthenticated, "Authentication credentials are missing")
 	}

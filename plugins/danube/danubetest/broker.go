@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,8 +164,10 @@ func (b *Broker) start() error {
 	sopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(b.unaryInterceptor),
 		grpc.ChainStreamInterceptor(b.streamInterceptor),
-		// Reusing handler goroutines avoids a fresh stack per unary RPC.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// Reusing handler goroutines (whose stacks have already grown)
+		// avoids growing a fresh stack per unary RPC; ReceiveMessages streams
+		// occupy workers for long, hence more than GOMAXPROCS.
+		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
 	}
 	if b.opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(b.opts.TLS)))
@@ -267,8 +270,9 @@ func (b *Broker) FailNext(method string, code codes.Code, n int) { b.faults.fail
 // SetDelay delays every call of method by d before handling it (0 removes).
 func (b *Broker) SetDelay(method string, d time.Duration) { b.faults.setDelay(method, d) }
 
-// HeaderValues returns the distinct values received for a metadata key on
-// any RPC (for example ProxyHeader or "authorization").
+// HeaderValues returns the distinct values received on any RPC for one of
+// the recorded metadata keys: "authorization", ProxyHeader and
+// "x-danube-internal-broker".
 func (b *Broker) HeaderValues(key string) []string { return b.headers.values(key) }
 
 // CloseTopic unloads a topic: its producers and consumers are dropped
@@ -406,10 +410,22 @@ func shortMethod(full string) string {
 	return full
 }
 
+// recordedHeaders are the metadata keys HeaderValues can report. Looking up
+// known keys avoids copying the whole metadata on every RPC.
+var recordedHeaders = []string{"authorization", ProxyHeader, "x-danube-internal-broker"}
+
 func (b *Broker) intercept(ctx context.Context, fullMethod string) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	b.headers.record(md)
-	if err := b.authenticate(md, fullMethod); err != nil {
+	var auth []string
+	for _, k := range recordedHeaders {
+		vs := metadata.ValueFromIncomingContext(ctx, k)
+		if len(vs) > 0 {
+			b.headers.record(k, vs)
+		}
+		if k == "authorization" {
+			auth = vs
+		}
+	}
+	if err := b.authenticate(auth, fullMethod); err != nil {
 		return err
 	}
 	return b.faults.apply(ctx, fullMethod)
@@ -455,7 +471,7 @@ type faultTable struct {
 	mu     sync.Mutex
 	fail   map[string]*injectedFailure
 	delays map[string]time.Duration
-	any    bool
+	any    atomic.Bool // set once any fault was configured; keeps the fast path lock-free
 }
 
 type injectedFailure struct {
@@ -471,7 +487,7 @@ func (f *faultTable) init() {
 func (f *faultTable) failNext(method string, code codes.Code, n int) {
 	f.mu.Lock()
 	f.fail[shortMethod(method)] = &injectedFailure{code: code, n: n}
-	f.any = true
+	f.any.Store(true)
 	f.mu.Unlock()
 }
 
@@ -482,16 +498,15 @@ func (f *faultTable) setDelay(method string, d time.Duration) {
 	} else {
 		f.delays[shortMethod(method)] = d
 	}
-	f.any = true
+	f.any.Store(true)
 	f.mu.Unlock()
 }
 
 func (f *faultTable) apply(ctx context.Context, fullMethod string) error {
-	f.mu.Lock()
-	if !f.any {
-		f.mu.Unlock()
+	if !f.any.Load() {
 		return nil
 	}
+	f.mu.Lock()
 	m := shortMethod(fullMethod)
 	delay := f.delays[m]
 	var err error
@@ -525,26 +540,18 @@ const maxRecordedHeaders = 10000
 
 func (h *headerLog) init() { h.seen = map[string]map[string]struct{}{} }
 
-func (h *headerLog) record(md metadata.MD) {
-	if len(md) == 0 {
-		return
-	}
+func (h *headerLog) record(k string, vs []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for k, vs := range md {
-		if k == ":authority" || k == "content-type" || k == "user-agent" || strings.HasPrefix(k, "grpc-") {
-			continue
-		}
-		m := h.seen[k]
-		if m == nil {
-			m = map[string]struct{}{}
-			h.seen[k] = m
-		}
-		for _, v := range vs {
-			if _, ok := m[v]; !ok && h.n < maxRecordedHeaders {
-				m[v] = struct{}{}
-				h.n++
-			}
+	m := h.seen[k]
+	if m == nil {
+		m = map[string]struct{}{}
+		h.seen[k] = m
+	}
+	for _, v := range vs {
+		if _, ok := m[v]; !ok && h.n < maxRecordedHeaders {
+			m[v] = struct{}{}
+			h.n++
 		}
 	}
 }
