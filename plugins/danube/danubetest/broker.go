@@ -167,7 +167,7 @@ func (b *Broker) start() error {
 		// Reusing handler goroutines (whose stacks have already grown)
 		// avoids growing a fresh stack per unary RPC; ReceiveMessages streams
 		// occupy workers for long, hence more than GOMAXPROCS.
-		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
 	}
 	if b.opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(b.opts.TLS)))
