@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -267,8 +268,31 @@ func runDeltaCrash(t *testing.T, point string) {
 		want[i] = int64(i)
 	}
 	assert.Equal(t, want, got, "every message exactly once")
+	rows, _ := deltaRSNumRows(t, table)
+	assert.Equal(t, fmt.Sprint(total), rows, "delta-rs reads the same table")
 }
 
 func TestDeltaKill9AfterParquetWrite(t *testing.T) { runDeltaCrash(t, "after-parquet") }
 
 func TestDeltaKill9AfterCommitBeforeAck(t *testing.T) { runDeltaCrash(t, "after-commit") }
+
+// deltaRSNumRows reads a table with delta-rs (the Python deltalake package
+// at $DC_PYTHON) and returns its row count and version.
+func deltaRSNumRows(t *testing.T, table string) (rows, version string) {
+	t.Helper()
+	py := os.Getenv("DC_PYTHON")
+	if py == "" {
+		t.Fatal("DC_PYTHON is not set: the delta-rs reference checks need it. Run `make services` " +
+			"(resources/scripts/services.sh up), then `set -a; source ~/.cache/danube-connect/services.env; set +a`")
+	}
+	_, here, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(here), "..", "resources", "scripts", "delta", "deltacheck.py")
+	cmd := exec.Command(py, script, "read", table)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "deltacheck read %s: %s", table, stderr.String())
+	var res map[string]any
+	require.NoError(t, json.Unmarshal(out, &res), string(out))
+	return fmt.Sprint(res["num_rows"]), fmt.Sprint(res["version"])
+}

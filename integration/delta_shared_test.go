@@ -99,6 +99,9 @@ func runDeltaShared(t *testing.T, table string, opts objstore.Options) {
 		require.Equal(t, int64(i), v, "versions are contiguous")
 	}
 	assert.Equal(t, version, versions[len(versions)-1])
+	rows, rsVersion := deltaRSNumRows(t, table)
+	assert.Equal(t, fmt.Sprint(total), rows, "delta-rs reads the same table")
+	assert.Equal(t, fmt.Sprint(version), rsVersion)
 }
 
 func TestDeltaSharedSubscriptionTwoProcessesLocal(t *testing.T) {
