@@ -40,8 +40,9 @@ and merges them into one stream. Messages already waiting in the client are hand
 batch of up to `+"`max_batch_size`"+` (the input never waits to fill a batch).
 
 The consumer keeps itself attached: a broken stream, a broker restart or a consumer the broker closed (health check)
-leads to a resubscription with the same consumer name, and the broker redelivers what was not acknowledged. When the
-subscription cannot be restored the input reports itself disconnected and Benthos reconnects it.
+leads to a resubscription with the same consumer name, and the broker redelivers what was not acknowledged. Transient
+failures (broker unreachable, topic not loaded yet) are retried with the configured backoff for as long as the outage
+lasts; when the broker denies the subscription the input reports itself disconnected and Benthos reconnects it.
 
 Subscriptions of type `+"`exclusive`"+` stay bound to the first consumer name they saw, so keep
 `+"`consumer_name`"+` stable across restarts (the default, `+"`<hostname>-<subscription>`"+`, is). Give each

@@ -139,7 +139,16 @@ func New(opts Options) (*Client, error) {
 				BaseDelay: c.backoff.Initial, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.backoff.Max,
 			},
 			MinConnectTimeout: 5 * time.Second,
-		}))
+		}),
+		// One SendMessage or Ack per message makes many small RPCs: share
+		// the write buffer between them (less memory per connection) and
+		// start with large flow-control windows so that a burst of
+		// in-flight sends or a fast receive stream does not wait for
+		// window updates.
+		grpc.WithSharedWriteBuffer(true),
+		grpc.WithInitialWindowSize(1<<20),
+		grpc.WithInitialConnWindowSize(8<<20),
+	)
 	if opts.Token != "" || opts.TokenSupplier != nil {
 		if !opts.TLS.Enabled {
 			log.Warn("danube token is sent without TLS")

@@ -831,3 +831,66 @@ func TestPermanentStreamFailureBreaksConsumer(t *testing.T) {
 	assert.Equal(t, codes.PermissionDenied, errCode(err), "%v", err)
 	assert.Equal(t, err, cons.Err())
 }
+
+// TestConsumerOutlastsLongBrokerOutage: a broker that stays down for longer
+// than the retry budget of one operation must not break the consumer; it
+// keeps resubscribing (capped backoff) until the broker is back, and the
+// messages it had received but not acknowledged are redelivered.
+func TestConsumerOutlastsLongBrokerOutage(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 100})
+	opts := fastOptions(b.URL())
+	opts.Backoff = client.Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxRetries: 3}
+	var retries atomic.Int64
+	opts.OnRetry = func(error) { retries.Add(1) }
+	c := newClient(t, opts)
+	ctx := testCtx(t)
+	topic := uniqueTopic(t)
+	p, err := c.NewProducer(ctx, client.ProducerOptions{Topic: topic, Name: "p", Dispatch: client.DispatchReliable})
+	require.NoError(t, err)
+	cons, err := c.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "s", ConsumerName: "c", Type: client.SubscriptionExclusive})
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := p.Send(ctx, client.OutgoingMessage{Payload: []byte("m" + strconv.Itoa(i))})
+		require.NoError(t, err)
+	}
+	// Ack the first ten only; the other ten stay unacknowledged.
+	for i, m := range receiveAll(t, ctx, cons, 20) {
+		if i < 10 {
+			require.NoError(t, cons.Ack(ctx, m))
+		}
+	}
+
+	b.Stop()
+	// Far more failed attempts than one operation's budget (3 retries).
+	base := retries.Load()
+	deadline := time.Now().Add(20 * time.Second)
+	for retries.Load()-base < 30 {
+		require.False(t, time.Now().After(deadline), "the consumer should keep retrying while the broker is down")
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, cons.Err(), "a transient outage must not break the consumer")
+	require.NoError(t, b.Restart())
+
+	seen := map[string]bool{}
+	for len(seen) < 10 {
+		m, err := cons.Receive(ctx)
+		require.NoError(t, err, "the consumer resumes after the outage")
+		seen[string(m.Payload)] = true
+		require.NoError(t, cons.Ack(ctx, m))
+	}
+	for i := 10; i < 20; i++ {
+		assert.True(t, seen["m"+strconv.Itoa(i)], "unacked m%d is redelivered", i)
+	}
+}
+
+// receiveAll receives n messages without acknowledging them.
+func receiveAll(t *testing.T, ctx context.Context, cons *client.Consumer, n int) []*client.Message {
+	t.Helper()
+	out := make([]*client.Message, 0, n)
+	for len(out) < n {
+		m, err := cons.Receive(ctx)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}

@@ -395,6 +395,42 @@ func (tc *topicConsumer) subscribe(ctx context.Context) error {
 	}
 }
 
+// resubscribe restores the subscription of a consumer that was attached
+// before. A broker that restarts or moves a topic answers Unavailable or
+// NotFound for a while, so those are retried (capped backoff) until the
+// consumer is closed, however long the outage: giving up would only make the
+// caller subscribe again from scratch. Denied or invalid requests break the
+// consumer.
+func (tc *topicConsumer) resubscribe() error {
+	cons := tc.cons
+	c := cons.c
+	for attempt := 0; ; attempt++ {
+		st, err := tc.subscribeOnce(cons.ctx)
+		if err == nil {
+			tc.mu.Lock()
+			tc.state = st
+			tc.lastBroker = st.b
+			tc.mu.Unlock()
+			if attempt > 0 {
+				c.log.Info("danube consumer resubscribed", "topic", tc.topic, "subscription", cons.opts.Subscription, "attempts", attempt+1)
+			}
+			return nil
+		}
+		if cons.ctx.Err() != nil {
+			return ErrClosed
+		}
+		if !IsRetryable(err) && errorCode(err) != codes.NotFound {
+			return err
+		}
+		if attempt%50 == 49 {
+			c.log.Warn("danube consumer still cannot resubscribe, retrying", "topic", tc.topic, "attempts", attempt+1, "error", err)
+		}
+		if serr := c.retryWait(cons.ctx, cons.ctx.Done(), min(attempt, 30), err); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
 func (tc *topicConsumer) subscribeOnce(ctx context.Context) (*consumerState, error) {
 	cons := tc.cons
 	c := cons.c
@@ -428,7 +464,7 @@ func (tc *topicConsumer) receiveLoop() {
 	for cons.ctx.Err() == nil {
 		st := tc.current()
 		if st == nil {
-			if err := tc.subscribe(cons.ctx); err != nil {
+			if err := tc.resubscribe(); err != nil {
 				if cons.ctx.Err() == nil {
 					cons.fail(err)
 				}
