@@ -261,3 +261,16 @@ func TestExactlyOnceHistoryHorizon(t *testing.T) {
 	assert.Len(t, got, 41, "only offset 5, older than the last 20 commits, is written again")
 	assert.Equal(t, []int64{5, 5}, got[5:7])
 }
+
+func TestWriteAfterCloseFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 10ms\n", dir))
+	ctx := context.Background()
+	require.NoError(t, out.WriteBatch(ctx, service.MessageBatch{msg(`{"id":1}`)}))
+	require.NoError(t, out.Close(ctx))
+	require.NoError(t, out.Close(ctx), "Close is idempotent")
+	err := out.WriteBatch(ctx, service.MessageBatch{msg(`{"id":2}`)})
+	assert.ErrorIs(t, err, service.ErrNotConnected)
+	_, rows := tableRows(t, dir)
+	assert.Equal(t, []int64{1}, ids(t, rows))
+}

@@ -20,6 +20,9 @@ import (
 // is buffered in a flush that has not committed yet.
 var errPendingDuplicate = errors.New("the same Danube offset is already buffered for a commit in progress; the redelivery will be acknowledged once that commit settles")
 
+// errTableClosed fails rows that arrive after their table was closed.
+var errTableClosed = errors.New("the table writer is closed")
+
 // schemaGen is one version of the table schema as this writer knows it.
 // Rows are decoded against a generation; files never mix generations, and a
 // commit carrying rows of a newer generation than the table's metaData also
@@ -452,6 +455,18 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 
 	var added int64
 	tw.mu.Lock()
+	if tw.closing {
+		// Closed under our feet (output shutting down): nothing will commit.
+		tw.mu.Unlock()
+		for _, cb := range bufs {
+			cb.buf.Release()
+		}
+		tw.ledger.Release(reserved)
+		f := newFlush()
+		f.err = errTableClosed
+		close(f.done)
+		return []*flush{f}, [][]int{included}
+	}
 	f := tw.cur
 	if f == nil {
 		f = newFlush()
