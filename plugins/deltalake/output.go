@@ -448,9 +448,16 @@ func (o *deltaLakeOutput) messageInfo(batch service.MessageBatch, i int, msg *se
 		}
 	}
 	if o.conf.partitionMapping != nil {
-		res, err := batch.BloblangQueryValue(i, o.conf.partitionMapping)
+		resMsg, err := batch.BloblangQuery(i, o.conf.partitionMapping)
 		if err != nil {
 			return info, fmt.Errorf("executing %s: %w", dlFieldPartitionMapping, err)
+		}
+		if resMsg == nil {
+			return info, fmt.Errorf("%s deleted the message instead of returning partition values", dlFieldPartitionMapping)
+		}
+		res, err := resMsg.AsStructured()
+		if err != nil {
+			return info, fmt.Errorf("reading the result of %s: %w", dlFieldPartitionMapping, err)
 		}
 		obj, ok := res.(map[string]any)
 		if !ok {
