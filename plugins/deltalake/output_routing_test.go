@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
@@ -82,4 +83,24 @@ metadata_columns: { topic: src_topic, offset: src_offset, publish_time: publishe
 	}
 	parts, _ := filepath.Glob(filepath.Join(dir, "day=*"))
 	assert.Len(t, parts, 2)
+}
+
+// TestSizeTriggersCommitBeforeFlushPeriod: with an hour-long flush period,
+// reaching max_buffered_bytes (or target_file_size) commits at once.
+func TestSizeTriggersCommitBeforeFlushPeriod(t *testing.T) {
+	for _, field := range []string{"max_buffered_bytes", "target_file_size"} {
+		t.Run(field, func(t *testing.T) {
+			dir := t.TempDir()
+			out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 64\n%s: 1KiB\n", dir, field))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var b service.MessageBatch
+			for i := 0; i < 100; i++ {
+				b = append(b, msg(fmt.Sprintf(`{"id":%d,"pad":"%040d"}`, i, i)))
+			}
+			require.NoError(t, out.WriteBatch(ctx, b), "committed by size, not after the flush period")
+			_, rows := tableRows(t, dir)
+			assert.Equal(t, seq(0, 99), ids(t, rows))
+		})
+	}
 }
