@@ -2,13 +2,11 @@ package deltalake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
@@ -59,49 +57,19 @@ func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.T
 			return nil, err
 		}
 	}
-	// Version 0 is written here rather than with delta.OpenOrCreate because
-	// its commitInfo carries readVersion -1, which delta-rs refuses to parse
-	// in history() ("expected u64").
-	partCols := append([]string{}, c.partitionBy...)
-	now := time.Now().UnixMilli()
-	proto := delta.ProtocolForSchema(schema)
-	md := &delta.Metadata{
-		ID:               uuid.NewString(),
-		Format:           delta.Format{Provider: "parquet", Options: map[string]string{}},
-		SchemaString:     schema.String(),
-		PartitionColumns: partCols,
-		Configuration:    map[string]string{},
-		CreatedTime:      &now,
-	}
-	if err := delta.CheckWriteSupport(proto, md); err != nil {
-		return nil, fmt.Errorf("creating table %s: %w", tw.path, err)
-	}
-	partJSON, _ := json.Marshal(partCols)
-	blind := false
-	data, err := delta.EncodeActions([]delta.Action{
-		{CommitInfo: &delta.CommitInfo{
-			Timestamp:           now,
-			Operation:           "CREATE TABLE",
-			OperationParameters: map[string]any{"mode": "ErrorIfExists", "partitionBy": string(partJSON)},
-			IsBlindAppend:       &blind,
-			EngineInfo:          opts.EngineInfo,
-		}},
-		{Protocol: &proto},
-		{Metadata: md},
-	})
+	// The loser of a creation race opens the winner's table, provided its
+	// partition columns match and its schema merges with ours.
+	table, created, err := delta.OpenOrCreate(ctx, tw.store, delta.CreateOptions{
+		Schema:           schema,
+		PartitionColumns: append([]string{}, c.partitionBy...),
+	}, opts)
 	if err != nil {
-		return nil, err
-	}
-	err = tw.store.PutIfAbsent(ctx, delta.CommitKey(0), data)
-	switch {
-	case err == nil:
-		tw.o.log.Infof("Created Delta table %s (partitioned by %v)", tw.path, partCols)
-	case errors.Is(err, objstore.ErrExists):
-		// Another writer created it first: use theirs.
-	default:
 		return nil, fmt.Errorf("creating table %s: %w", tw.path, err)
 	}
-	return delta.Open(ctx, tw.store, opts)
+	if created {
+		tw.o.log.Infof("Created Delta table %s (partitioned by %v)", tw.path, c.partitionBy)
+	}
+	return table, nil
 }
 
 // loadHistory rebuilds the committed Danube offsets from the most recent
