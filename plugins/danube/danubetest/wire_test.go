@@ -144,6 +144,34 @@ func TestWireSemantics(t *testing.T) {
 		}
 	})
 
+	t.Run("backlog beyond the window is delivered completely", func(t *testing.T) {
+		// Observed with danube-broker v0.15.1 (debug build, standalone): a
+		// backlog of 300 messages built while the consumer's window was full
+		// is delivered as 266 (the first 256 and the last 10); the rest never
+		// arrives. The double delivers everything; this subtest fails against
+		// such a broker on purpose.
+		bt := topic + "-backlog"
+		bp := c.producer(bt, "p", true)
+		r := c.receive(c.subscribe(bt, "s", "c", pb.ConsumerRequest_Shared))
+		const n = 300
+		for i := 0; i < n; i++ {
+			c.send(bt, bp, fmt.Sprint(i))
+		}
+		seen := map[uint64]bool{}
+		deadline := time.After(10 * time.Second)
+		for len(seen) < n {
+			select {
+			case m := <-r.msgs:
+				seen[m.MsgId.TopicOffset] = true
+				c.ack(m, "s")
+			case err := <-r.errc:
+				t.Fatalf("stream ended: %v", err)
+			case <-deadline:
+				t.Fatalf("received %d of %d backlogged messages within 10s", len(seen), n)
+			}
+		}
+	})
+
 	t.Run("schema registry", func(t *testing.T) {
 		subject := "subj-" + run
 		r1, err := c.sr.RegisterSchema(ctx, &pb.RegisterSchemaRequest{Subject: subject, SchemaType: "json_schema", SchemaDefinition: []byte(userV1)})
