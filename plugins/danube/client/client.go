@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/danube-connect/danube-connect/plugins/danube/danubepb"
 )
@@ -220,22 +219,48 @@ func dialAddress(url string) string {
 func (c *Client) nextRequestID() uint64 { return c.reqID.Add(1) }
 
 // conn returns the cached connection to addr, creating it on first use.
-func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
+// Behind a proxy (proxyBrokerURL set) each owning broker gets its own
+// connection to the proxy, which carries the proxy header on every RPC as
+// per-RPC credentials, so no call has to build outgoing metadata.
+func (c *Client) conn(addr, proxyBrokerURL string) (*grpc.ClientConn, error) {
+	key := addr
+	if proxyBrokerURL != "" {
+		key = addr + " via-proxy-for " + proxyBrokerURL
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, ErrClosed
 	}
-	if cc, ok := c.conns[addr]; ok {
+	if cc, ok := c.conns[key]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, c.dialOpts...)
+	opts := c.dialOpts
+	if proxyBrokerURL != "" {
+		opts = append(opts[:len(opts):len(opts)], grpc.WithPerRPCCredentials(proxyCredentials{
+			md: map[string]string{proxyHeader: proxyBrokerURL}, requireTLS: c.opts.TLS.Enabled,
+		}))
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("danube: connecting to %s: %w", addr, err)
 	}
-	c.conns[addr] = cc
+	c.conns[key] = cc
 	return cc, nil
 }
+
+// proxyCredentials adds the owning broker's URL to every RPC of a
+// connection to a proxy. The map is shared and never modified.
+type proxyCredentials struct {
+	md         map[string]string
+	requireTLS bool
+}
+
+func (p proxyCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return p.md, nil
+}
+
+func (p proxyCredentials) RequireTransportSecurity() bool { return p.requireTLS }
 
 // broker is the resolved place to talk to about one topic.
 type broker struct {
@@ -247,16 +272,8 @@ type broker struct {
 	health    danubepb.HealthCheckClient
 }
 
-// rpcCtx adds the proxy header when needed.
-func (b *broker) rpcCtx(ctx context.Context) context.Context {
-	if b.brokerURL == "" {
-		return ctx
-	}
-	return metadata.AppendToOutgoingContext(ctx, proxyHeader, b.brokerURL)
-}
-
 func (c *Client) brokerAt(addr, proxyBrokerURL string) (*broker, error) {
-	cc, err := c.conn(addr)
+	cc, err := c.conn(addr, proxyBrokerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +287,7 @@ func (c *Client) brokerAt(addr, proxyBrokerURL string) (*broker, error) {
 	}, nil
 }
 
-func (c *Client) serviceConn() (*grpc.ClientConn, error) { return c.conn(c.serviceAddr) }
+func (c *Client) serviceConn() (*grpc.ClientConn, error) { return c.conn(c.serviceAddr, "") }
 
 // LookupResult says which broker serves a topic.
 type LookupResult struct {
@@ -362,7 +379,7 @@ func (c *Client) healthCheck(ctx context.Context, b *broker, consumer bool, id u
 	if consumer {
 		kind = danubepb.HealthCheckRequest_Consumer
 	}
-	resp, err := b.health.HealthCheck(b.rpcCtx(ctx), &danubepb.HealthCheckRequest{
+	resp, err := b.health.HealthCheck(ctx, &danubepb.HealthCheckRequest{
 		RequestId: c.nextRequestID(), Client: kind, Id: id,
 	})
 	if err != nil {

@@ -297,7 +297,7 @@ func (cons *Consumer) Ack(ctx context.Context, m *Message) error {
 		return err
 	}
 	return tc.retryRPC(ctx, "ack", func(b *broker) error {
-		_, err := b.consumer.Ack(b.rpcCtx(ctx), &danubepb.AckRequest{
+		_, err := b.consumer.Ack(ctx, &danubepb.AckRequest{
 			RequestId: cons.c.nextRequestID(), MsgId: m.msgID, SubscriptionName: cons.opts.Subscription,
 		})
 		return err
@@ -323,7 +323,7 @@ func (cons *Consumer) Nack(ctx context.Context, m *Message, delay time.Duration,
 		if reason != "" {
 			req.Reason = &reason
 		}
-		_, err := b.consumer.Nack(b.rpcCtx(ctx), req)
+		_, err := b.consumer.Nack(ctx, req)
 		return err
 	})
 }
@@ -438,7 +438,7 @@ func (tc *topicConsumer) subscribeOnce(ctx context.Context) (*consumerState, err
 	if err != nil {
 		return nil, err
 	}
-	resp, err := b.consumer.Subscribe(b.rpcCtx(ctx), &danubepb.ConsumerRequest{
+	resp, err := b.consumer.Subscribe(ctx, &danubepb.ConsumerRequest{
 		RequestId:        c.nextRequestID(),
 		TopicName:        tc.topic,
 		ConsumerName:     cons.opts.ConsumerName,
@@ -510,7 +510,7 @@ func (tc *topicConsumer) stream(st *consumerState) (int, error) {
 	tc.mu.Lock()
 	tc.stopStream = cancel
 	tc.mu.Unlock()
-	stream, err := st.b.consumer.ReceiveMessages(st.b.rpcCtx(ctx), &danubepb.ReceiveRequest{
+	stream, err := st.b.consumer.ReceiveMessages(ctx, &danubepb.ReceiveRequest{
 		RequestId: cons.c.nextRequestID(), ConsumerId: st.id,
 	})
 	if err != nil {

@@ -325,7 +325,7 @@ func (tp *topicProducer) create(ctx context.Context) (*producerState, error) {
 	if p.opts.AccessMode == AccessExclusive {
 		mode = danubepb.ProducerAccessMode_Exclusive
 	}
-	resp, err := b.producer.CreateProducer(b.rpcCtx(ctx), &danubepb.ProducerRequest{
+	resp, err := b.producer.CreateProducer(ctx, &danubepb.ProducerRequest{
 		RequestId:          c.nextRequestID(),
 		ProducerName:       tp.name,
 		TopicName:          tp.topic,
@@ -363,7 +363,7 @@ func (tp *topicProducer) send(ctx context.Context, m OutgoingMessage) (SendRecei
 			k := m.RoutingKey
 			req.RoutingKey = &k
 		}
-		resp, err := st.b.producer.SendMessage(st.b.rpcCtx(ctx), req)
+		resp, err := st.b.producer.SendMessage(ctx, req)
 		if err == nil {
 			return SendReceipt{Topic: tp.topic, RequestID: resp.GetRequestId()}, nil
 		}
