@@ -34,9 +34,12 @@ check:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 ## test: start the test services, then run every test with the race detector
+## (plus Benthos' conformance suite once more without it: its at-least-once
+## definition has a data race in the harness itself)
 test: services check
 	set -a && source $(CACHE_DIR)/services.env && set +a && \
-	go test $(GO_TEST_FLAGS) ./...
+	go test $(GO_TEST_FLAGS) ./... && \
+	go test -count=1 -run TestConformance ./plugins/danube/
 
 ## bench: the benchmark tables of every component (ours vs the issue's baselines)
 bench: build services

@@ -86,7 +86,7 @@ func TestConformance(t *testing.T) {
 		// once, so duplicates are allowed there.
 		opts = append(opts, integration.StreamTestOptAllowDupes())
 	}
-	integration.StreamTests(
+	definitions := []integration.StreamTestDefinition{
 		integration.StreamTestOpenClose(),
 		integration.StreamTestOpenCloseIsolated(),
 		integration.StreamTestMetadata(),
@@ -102,10 +102,20 @@ func TestConformance(t *testing.T) {
 		// 8 unacknowledged batches: within the real broker's default window
 		// of 10, so the suite also runs against DANUBE_BROKER_URL.
 		integration.StreamTestStreamSaturatedUnacked(16),
-		integration.StreamTestAtLeastOnceDelivery(),
 		integration.StreamTestStreamParallelLossy(200),
 		integration.StreamTestStreamParallelLossyThroughReconnect(200),
-	).Run(t, conformanceTemplate, append(opts,
+	}
+	if raceDetectorEnabled {
+		// Benthos' own at-least-once definition ranges over its map of
+		// expected messages in a sender goroutine while the test goroutine
+		// deletes from it (stream_test_definitions.go:571-584 in v4.76.0), a
+		// data race in the harness, not in our components. `make test` runs
+		// this suite a second time without -race, where it is included.
+		t.Log("at_least_once_delivery runs in the non-race pass of make test (upstream harness race)")
+	} else {
+		definitions = append(definitions, integration.StreamTestAtLeastOnceDelivery())
+	}
+	integration.StreamTests(definitions...).Run(t, conformanceTemplate, append(opts,
 		integration.StreamTestOptVarSet("URL", url),
 		integration.StreamTestOptPreTest(preTest),
 		integration.StreamTestOptTimeout(90*time.Second),

@@ -1,0 +1,6 @@
+//go:build !race
+
+package danube
+
+// raceDetectorEnabled reports whether the tests run under -race.
+const raceDetectorEnabled = false
