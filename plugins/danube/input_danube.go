@@ -233,12 +233,20 @@ type danubeInput struct {
 	consumer *client.Consumer
 
 	// A fixed pool of workers settles batched messages (one Ack or Nack RPC
-	// each) without a goroutine per message.
+	// each) without a goroutine per message. The queue is buffered so that
+	// a batch is enqueued whole: acks leave roughly in the order batches
+	// were settled, which lets the broker's cursor (the last contiguously
+	// acked offset) keep up and keeps redeliveries after a broker restart
+	// few. closeMu orders enqueuing against Close closing the queue.
 	jobs      chan settleJob
-	done      chan struct{}
+	closeMu   sync.RWMutex
+	closing   bool
 	workers   sync.WaitGroup
 	closeOnce sync.Once
 }
+
+// settleQueueSize bounds the acks waiting for a worker.
+const settleQueueSize = 1024
 
 type settleJob struct {
 	ctx     context.Context
@@ -263,8 +271,7 @@ func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
 		mRetries:  m.NewCounter("danube_input_retries"),
 	}
 	in.conf.client.OnRetry = func(error) { in.mRetries.Incr(1) }
-	in.jobs = make(chan settleJob)
-	in.done = make(chan struct{})
+	in.jobs = make(chan settleJob, settleQueueSize)
 	for range conf.ackParallelism {
 		in.workers.Add(1)
 		go in.settleWorker()
@@ -274,14 +281,9 @@ func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
 
 func (in *danubeInput) settleWorker() {
 	defer in.workers.Done()
-	for {
-		select {
-		case j := <-in.jobs:
-			j.errs[j.i] = in.settleOne(j.ctx, j.cons, j.msg, j.failure)
-			j.wg.Done()
-		case <-in.done:
-			return
-		}
+	for j := range in.jobs {
+		j.errs[j.i] = in.settleOne(j.ctx, j.cons, j.msg, j.failure)
+		j.wg.Done()
 	}
 }
 
@@ -420,15 +422,20 @@ func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, index 
 		rpcErrs[0] = in.settleOne(ctx, cons, msgs[0], failures[0])
 	} else {
 		var wg sync.WaitGroup
-		wg.Add(len(msgs))
-		for i, m := range msgs {
-			select {
-			case in.jobs <- settleJob{ctx: ctx, cons: cons, msg: m, failure: failures[i], errs: rpcErrs, i: i, wg: &wg}:
-			case <-in.done:
+		in.closeMu.RLock()
+		if in.closing {
+			for i := range rpcErrs {
 				rpcErrs[i] = client.ErrClosed
-				wg.Done()
+			}
+		} else {
+			// The workers run until Close closes the queue, which waits
+			// for this read lock, so these sends always complete.
+			wg.Add(len(msgs))
+			for i, m := range msgs {
+				in.jobs <- settleJob{ctx: ctx, cons: cons, msg: m, failure: failures[i], errs: rpcErrs, i: i, wg: &wg}
 			}
 		}
+		in.closeMu.RUnlock()
 		wg.Wait()
 	}
 	if err := errors.Join(rpcErrs...); err != nil {
@@ -462,7 +469,12 @@ func (in *danubeInput) Close(context.Context) error {
 		_ = cons.Close()
 	}
 	in.closeOnce.Do(func() {
-		close(in.done)
+		in.closeMu.Lock()
+		in.closing = true
+		close(in.jobs)
+		in.closeMu.Unlock()
+		// Queued acks still get one attempt each: the consumer is closed,
+		// so none of them retries.
 		in.workers.Wait()
 	})
 	if c != nil {

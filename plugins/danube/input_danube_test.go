@@ -539,3 +539,49 @@ func TestInputCloseDoesNotWaitOutAckBackoff(t *testing.T) {
 		t.Fatal("settling did not end when the input closed")
 	}
 }
+
+// TestInputSettleRacingCloseNeverHangs: batches settled while the input
+// closes either go out or fail with ErrClosed; none waits forever on the
+// ack queue.
+func TestInputSettleRacingCloseNeverHangs(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{MaxUnacked: 1000})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	in := newTestInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: race\nack_parallelism: 2\n%s", b.URL(), topic, fastBackoff))
+	ctx := context.Background()
+	require.NoError(t, in.Connect(ctx))
+	payloads := make([]string, 300)
+	for i := range payloads {
+		payloads[i] = "m" + strconv.Itoa(i)
+	}
+	publish(t, b.URL(), topic, 0, payloads...)
+	cons := in.consumer
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs := make([]*client.Message, len(payloads))
+	for i := range msgs {
+		m, err := cons.Receive(rctx)
+		require.NoError(t, err)
+		msgs[i] = m
+	}
+	// Ten batches of 30 settle concurrently with Close.
+	var wg sync.WaitGroup
+	for i := 0; i < len(msgs); i += 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := in.settle(ctx, cons, nil, msgs[i:i+30], nil)
+			if err != nil {
+				assert.ErrorIs(t, err, client.ErrClosed)
+			}
+		}()
+	}
+	require.NoError(t, in.Close(ctx))
+	settled := make(chan struct{})
+	go func() { wg.Wait(); close(settled) }()
+	select {
+	case <-settled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a batch settled during Close never returned")
+	}
+}
