@@ -8,10 +8,18 @@
 //	(c) pyarrow.json.read_json + deltalake.write_deltalake via $DC_PYTHON (reference)
 //
 // and prints MB/s, rows/s, the ratios of (a) to (b) and (c), p50/p99 commit
-// latency of (a) (from the output's per-commit debug log) and the peak RSS of
-// each process. Every scenario is a separate process, so RSS is its own.
+// latency of (a) (from the output's per-commit debug log), the peak RSS and
+// the CPU time per row of each process. Every scenario is a separate process,
+// so RSS and CPU are its own. CPU per row is the steadier number on a shared
+// machine; wall-clock ratios move with other load.
 //
-//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c]
+// (a) and (b) use the same input and the same output batching (count 2000,
+// period 50ms); (a) runs with max_in_flight 4, the throughput setting the
+// delta_lake spec recommends: every message held unacknowledged costs Benthos
+// a goroutine, so more calls in flight mean more memory and GC work, not
+// more speed.
+//
+//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 2000]
 package main
 
 import (
@@ -39,6 +47,7 @@ type result struct {
 	rows      int64
 	bytes     int64
 	maxRSS    int64     // bytes
+	cpu       float64   // user+system CPU seconds: less sensitive to other load than wall time
 	latencies []float64 // first buffered row to durable commit
 	commits   []float64 // flush sealed to durable commit
 	note      string
@@ -49,6 +58,9 @@ func main() {
 	scenarios := flag.String("scenarios", "a,b,c", "scenarios to run: a (delta_lake), b (drop), c (delta-rs)")
 	flushPeriod := flag.String("flush-period", "1s", "delta_lake flush_period")
 	keep := flag.Bool("keep", false, "keep the written tables")
+	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output in (a) and (b)")
+	batchCount := flag.Int("batch-count", 2000, "output batching count in (a) and (b)")
+	batchPeriod := flag.String("batch-period", "50ms", "output batching period in (a) and (b)")
 	flag.Parse()
 
 	size, err := humanize.ParseBytes(*sizeFlag)
@@ -77,21 +89,27 @@ func main() {
 	for _, s := range strings.Split(*scenarios, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
+	// (a) and (b) share the input and the output's concurrency and batching,
+	// so that their ratio measures the delta_lake output alone.
+	tuning := fmt.Sprintf("    max_in_flight: %d\n    batching:\n      count: %d\n      period: %s\n", *maxInFlight, *batchCount, *batchPeriod)
 	if want["a"] {
 		results = append(results, runPipeline(bin, work, "a delta_lake", dataPath, rows, fi.Size(), fmt.Sprintf(`
   delta_lake:
     path: %s
     flush_period: %s
-    max_in_flight: 16
-    batching:
-      count: 2000
-      period: 50ms
-`, filepath.Join(work, "table-a"), *flushPeriod)))
+%s`, filepath.Join(work, "table-a"), *flushPeriod, tuning)))
 	}
 	if want["b"] {
-		results = append(results, runPipeline(bin, work, "b drop", dataPath, rows, fi.Size(), `
-  drop: {}
-`))
+		// drop has no batching of its own: a broker applies the same
+		// batching policy (drop acknowledges at once, so max_in_flight
+		// does not matter there).
+		results = append(results, runPipeline(bin, work, "b drop", dataPath, rows, fi.Size(), fmt.Sprintf(`
+  broker:
+    outputs: [ { drop: {} } ]
+    batching:
+      count: %d
+      period: %s
+`, *batchCount, *batchPeriod)))
 	}
 	if want["c"] {
 		results = append(results, runDeltaRS(work, dataPath, rows, fi.Size()))
@@ -233,6 +251,7 @@ shutdown_timeout: 60s
 	res := result{name: name, seconds: elapsed, rows: rows, bytes: size}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.maxRSS = ru.Maxrss * 1024
+		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil {
 		res.note = fmt.Sprintf("failed: %v; last log lines:\n%s", err, tail(logs.String(), 20))
@@ -298,6 +317,7 @@ func runDeltaRS(work, data string, rows, size int64) result {
 	res.seconds = time.Since(start).Seconds()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.maxRSS = ru.Maxrss * 1024
+		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil {
 		res.note = fmt.Sprintf("failed: %v: %s", err, tail(errb.String(), 10))
@@ -324,7 +344,7 @@ func percentile(xs []float64, p float64) float64 {
 }
 
 func report(results []result) {
-	fmt.Printf("\n%-28s %9s %9s %12s %10s %s\n", "scenario", "seconds", "MB/s", "rows/s", "peak RSS", "notes")
+	fmt.Printf("\n%-28s %9s %9s %12s %10s %12s %s\n", "scenario", "seconds", "MB/s", "rows/s", "peak RSS", "CPU µs/row", "notes")
 	byName := map[byte]result{}
 	for _, r := range results {
 		byName[r.name[0]] = r
@@ -339,13 +359,21 @@ func report(results []result) {
 				len(r.latencies), percentile(r.commits, 0.5), percentile(r.commits, 0.99),
 				percentile(r.latencies, 0.5), percentile(r.latencies, 0.99), note)
 		}
-		fmt.Printf("%-28s %9.2f %9.1f %12.0f %10s %s\n", r.name, r.seconds, mbs, rps, humanize.IBytes(uint64(r.maxRSS)), note)
+		cpuPerRow := 0.0
+		if r.rows > 0 {
+			cpuPerRow = r.cpu * 1e6 / float64(r.rows)
+		}
+		fmt.Printf("%-28s %9.2f %9.1f %12.0f %10s %12.2f %s\n", r.name, r.seconds, mbs, rps, humanize.IBytes(uint64(r.maxRSS)), cpuPerRow, note)
 	}
 	a, okA := byName['a']
 	for _, other := range []byte{'b', 'c'} {
 		o, ok := byName[other]
 		if okA && ok && a.seconds > 0 && o.seconds > 0 && o.note == "" {
-			fmt.Printf("ratio a/%c (throughput): %.2f\n", other, o.seconds/a.seconds)
+			fmt.Printf("ratio a/%c (throughput): %.2f", other, o.seconds/a.seconds)
+			if a.cpu > 0 && o.cpu > 0 {
+				fmt.Printf("; CPU per row a/%c: %.2f", other, a.cpu/o.cpu)
+			}
+			fmt.Println()
 		}
 	}
 	if okA {
