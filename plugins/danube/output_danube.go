@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -247,12 +248,20 @@ type danubeOutput struct {
 	closed    bool
 
 	// A fixed pool of senders for batched messages: long-lived goroutines
-	// keep their grown stacks, unlike a goroutine per message.
+	// keep their grown stacks, unlike a goroutine per message. The queue is
+	// buffered so that a batch is enqueued whole and batches complete
+	// roughly in the order they were written rather than all finishing
+	// late together. closeMu orders enqueuing against Close closing it.
 	jobs      chan sendJob
-	done      chan struct{}
+	closeMu   sync.RWMutex
+	closing   bool
+	stopping  atomic.Bool // set first by Close: queued sends fail fast
 	workers   sync.WaitGroup
 	closeOnce sync.Once
 }
+
+// sendQueueSize bounds the batched messages waiting for a sender.
+const sendQueueSize = 1024
 
 type sendJob struct {
 	ctx   context.Context
@@ -276,8 +285,7 @@ func newDanubeOutput(conf outputConfig, mgr *service.Resources) *danubeOutput {
 		mProducers: m.NewGauge("danube_output_producers"),
 	}
 	o.conf.client.OnRetry = func(error) { o.mRetries.Incr(1) }
-	o.jobs = make(chan sendJob)
-	o.done = make(chan struct{})
+	o.jobs = make(chan sendJob, sendQueueSize)
 	for range conf.parallelism {
 		o.workers.Add(1)
 		go o.sendWorker()
@@ -287,14 +295,15 @@ func newDanubeOutput(conf outputConfig, mgr *service.Resources) *danubeOutput {
 
 func (o *danubeOutput) sendWorker() {
 	defer o.workers.Done()
-	for {
-		select {
-		case j := <-o.jobs:
+	for j := range o.jobs {
+		if o.stopping.Load() {
+			// Closing: messages not started yet are not sent (Benthos
+			// has not been told they were, so nothing is lost).
+			j.errs[j.i] = client.ErrClosed
+		} else {
 			j.errs[j.i] = o.sendOne(j.ctx, j.cache, j.batch, j.i)
-			j.wg.Done()
-		case <-o.done:
-			return
 		}
+		j.wg.Done()
 	}
 }
 
@@ -349,15 +358,20 @@ func (o *danubeOutput) WriteBatch(ctx context.Context, batch service.MessageBatc
 		errs[0] = o.sendOne(ctx, cache, batch, 0)
 	} else {
 		var wg sync.WaitGroup
-		wg.Add(len(batch))
-		for i := range batch {
-			select {
-			case o.jobs <- sendJob{ctx: ctx, cache: cache, batch: batch, i: i, errs: errs, wg: &wg}:
-			case <-o.done:
+		o.closeMu.RLock()
+		if o.closing {
+			for i := range errs {
 				errs[i] = client.ErrClosed
-				wg.Done()
+			}
+		} else {
+			// The senders run until Close closes the queue, which waits
+			// for this read lock, so these sends always complete.
+			wg.Add(len(batch))
+			for i := range batch {
+				o.jobs <- sendJob{ctx: ctx, cache: cache, batch: batch, i: i, errs: errs, wg: &wg}
 			}
 		}
+		o.closeMu.RUnlock()
 		wg.Wait()
 	}
 	var sent, lost int64
@@ -446,7 +460,11 @@ func (o *danubeOutput) sendOne(ctx context.Context, cache *producerCache, batch 
 
 func (o *danubeOutput) Close(context.Context) error {
 	o.closeOnce.Do(func() {
-		close(o.done)
+		o.stopping.Store(true)
+		o.closeMu.Lock()
+		o.closing = true
+		close(o.jobs)
+		o.closeMu.Unlock()
 		o.workers.Wait()
 	})
 	o.mu.Lock()

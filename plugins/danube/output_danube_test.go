@@ -308,3 +308,42 @@ func TestInputOutputCloseLeaveNoGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestOutputWriteRacingCloseNeverHangs: batches written while the output
+// closes are either sent or fail with ErrClosed; none waits forever on the
+// send queue.
+func TestOutputWriteRacingCloseNeverHangs(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\nmax_in_flight: 2\n%s", b.URL(), topic, fastBackoff))
+	ctx := context.Background()
+	require.NoError(t, out.Connect(ctx))
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make(service.MessageBatch, 30)
+			for i := range batch {
+				batch[i] = service.NewMessage([]byte("m"))
+			}
+			if err := out.WriteBatch(ctx, batch); err != nil {
+				var bErr *service.BatchError
+				if errors.As(err, &bErr) {
+					bErr.WalkMessagesIndexedBy(batch.Index(), func(_ int, _ *service.Message, err error) bool {
+						assert.ErrorIs(t, err, client.ErrClosed)
+						return true
+					})
+				}
+			}
+		}()
+	}
+	require.NoError(t, out.Close(ctx))
+	written := make(chan struct{})
+	go func() { wg.Wait(); close(written) }()
+	select {
+	case <-written:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a batch written during Close never returned")
+	}
+}
