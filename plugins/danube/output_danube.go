@@ -459,21 +459,24 @@ func (o *danubeOutput) sendOne(ctx context.Context, cache *producerCache, batch 
 }
 
 func (o *danubeOutput) Close(context.Context) error {
+	o.stopping.Store(true)
+	o.mu.Lock()
+	c, cache := o.client, o.producers
+	o.client, o.producers, o.closed = nil, nil, true
+	o.mu.Unlock()
+	// Closing the producers first ends sends waiting in a retry backoff
+	// (they fail with ErrClosed and Benthos keeps those messages), so
+	// Close does not wait out a reconnect.
+	if cache != nil {
+		cache.closeAll()
+	}
 	o.closeOnce.Do(func() {
-		o.stopping.Store(true)
 		o.closeMu.Lock()
 		o.closing = true
 		close(o.jobs)
 		o.closeMu.Unlock()
 		o.workers.Wait()
 	})
-	o.mu.Lock()
-	c, cache := o.client, o.producers
-	o.client, o.producers, o.closed = nil, nil, true
-	o.mu.Unlock()
-	if cache != nil {
-		cache.closeAll()
-	}
 	if c != nil {
 		return c.Close()
 	}

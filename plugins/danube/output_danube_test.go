@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,5 +346,43 @@ func TestOutputWriteRacingCloseNeverHangs(t *testing.T) {
 	case <-written:
 	case <-time.After(30 * time.Second):
 		t.Fatal("a batch written during Close never returned")
+	}
+}
+
+// TestOutputCloseDoesNotWaitOutSendBackoff: sends retrying against a stopped
+// broker (here with an hour-long backoff) must not hold Close.
+func TestOutputCloseDoesNotWaitOutSendBackoff(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\nbackoff: { initial_interval: 1h, max_interval: 1h, max_retries: 3 }\n", b.URL(), topic))
+	var retries atomic.Int64
+	out.conf.client.OnRetry = func(error) { retries.Add(1) }
+	ctx := context.Background()
+	require.NoError(t, out.Connect(ctx))
+	b.Stop()
+	written := make(chan error, 1)
+	go func() {
+		written <- out.WriteBatch(ctx, service.MessageBatch{service.NewMessage([]byte("a")), service.NewMessage([]byte("b"))})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for retries.Load() < 2 {
+		require.False(t, time.Now().After(deadline), "both sends should be waiting in their retry backoff")
+		time.Sleep(5 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		_ = out.Close(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for the sends' one-hour retry backoff")
+	}
+	select {
+	case err := <-written:
+		require.Error(t, err, "the sends could not reach the stopped broker")
+	case <-time.After(30 * time.Second):
+		t.Fatal("WriteBatch did not end when the output closed")
 	}
 }
