@@ -434,6 +434,12 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 		cb := bufs[string(keyBuf)]
 		if cb == nil {
 			cb = &callBuf{gen: gen, dec: dec, buf: dec.NewBuffer(nil), pvals: pvals}
+			if len(bufs) == 0 {
+				// Usually all rows of a call share one partition: size
+				// the first buffer for them at once.
+				cb.buf.Reserve(len(idxs))
+				cb.srcs = make([]rowSrc, 0, len(idxs))
+			}
 			bufs[string(keyBuf)] = cb
 			order = append(order, string(keyBuf))
 		}

@@ -96,6 +96,26 @@ func (b *Buffer) AppendJSON(row []byte, extras ...any) error {
 	return b.Append(r)
 }
 
+// Reserve makes room for rows more rows in the builders of the top-level
+// columns and of their struct fields, so that a caller that knows its row
+// count avoids the builders' repeated capacity doubling (each doubling
+// copies and leaves the old buffer as garbage). List elements and string
+// bytes still grow on demand.
+func (b *Buffer) Reserve(rows int) {
+	var reserve func(bn *bnode)
+	reserve = func(bn *bnode) {
+		bn.b.Reserve(rows)
+		if bn.n.kind == kStruct {
+			for i := range bn.children {
+				reserve(&bn.children[i])
+			}
+		}
+	}
+	for i := range b.cols {
+		reserve(&b.cols[i])
+	}
+}
+
 // Rows is the number of rows buffered since the last NewRecord.
 func (b *Buffer) Rows() int64 { return b.rows }
 

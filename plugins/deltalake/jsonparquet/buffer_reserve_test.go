@@ -1,0 +1,51 @@
+package jsonparquet
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBufferReserveAvoidsGrowthAndKeepsRows(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "ok", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "req", Type: arrow.StructOf(
+			arrow.Field{Name: "status", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+			arrow.Field{Name: "ms", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		), Nullable: true},
+	}, nil)
+	d, err := NewDecoder(schema, DecoderOptions{})
+	require.NoError(t, err)
+	const n = 5000
+	rows := make([][]byte, n)
+	for i := range rows {
+		rows[i] = fmt.Appendf(nil, `{"id":%d,"ok":%t,"req":{"status":%d,"ms":%d.5}}`, i, i%3 == 0, 200+i%5, i)
+	}
+
+	fill := func(reserve bool) (arrow.RecordBatch, int64, int64) {
+		buf := d.NewBuffer(nil)
+		defer buf.Release()
+		if reserve {
+			buf.Reserve(n)
+		}
+		before := buf.AllocatedBytes()
+		for _, r := range rows {
+			require.NoError(t, buf.AppendJSON(r))
+		}
+		after := buf.AllocatedBytes()
+		return buf.NewRecord(), before, after
+	}
+	plain, _, _ := fill(false)
+	defer plain.Release()
+	reserved, before, after := fill(true)
+	defer reserved.Release()
+
+	require.Positive(t, before, "Reserve allocated nothing")
+	require.Equal(t, before, after, "fixed-width builders grew although their rows were reserved")
+	require.True(t, array.RecordEqual(plain, reserved), "a reserved buffer must produce the same record")
+	require.EqualValues(t, n, reserved.NumRows())
+}
