@@ -19,8 +19,14 @@ import (
 // writer committed some of its offsets first.
 const maxCommitAttempts = 15
 
-// maxRowGroupRows caps the rows concatenated into one Parquet row group.
-const maxRowGroupRows = 1 << 20
+// maxRowGroupRows and maxRowGroupBytes cap the rows and the Arrow bytes
+// merged into one Parquet row group. 8 MiB of Arrow data is ~20k events of
+// 300 bytes: large enough for good compression and page statistics, small
+// enough that the merged copy adds little to the buffered flush.
+const (
+	maxRowGroupRows  = 1 << 20
+	maxRowGroupBytes = 8 << 20
+)
 
 // errOffsetsCommittedElsewhere aborts a commit attempt whose flush contains
 // offsets that a winning commit of another writer already holds.
@@ -223,24 +229,17 @@ func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, [
 			continue
 		}
 		dir := partitionDir(tw.partCols, g.pvals)
-		recs, err := concatRecords(g.recs)
-		if err != nil {
-			return nil, keys, err
-		}
-		part := 0
-		for i := 0; i < len(recs); {
+		groups := &rowGroups{recs: g.recs}
+		for part := 0; !groups.done(); part++ {
 			name := jsonparquet.FileName(part, o.conf.compression)
-			part++
 			if dir != "" {
 				name = dir + "/" + name
 			}
 			keys = append(keys, name)
-			n, df, err := tw.writeFile(ctx, name, g, recs[i:])
+			df, err := tw.writeFile(ctx, name, groups)
 			if err != nil {
-				releaseAll(recs)
 				return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
 			}
-			i += n
 			pv := make(map[string]*string, len(tw.partCols))
 			for k, c := range tw.partCols {
 				if g.pvals[k] != nil && *g.pvals[k] != "" {
@@ -258,95 +257,129 @@ func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, [
 				Stats:            df.Stats,
 			})
 		}
-		releaseAll(recs)
 	}
 	return adds, keys, nil
 }
 
-// writeFile streams records into one data file until target_file_size is
-// reached; it returns how many records it consumed.
-func (tw *tableWriter) writeFile(ctx context.Context, key string, g *fileGroup, recs []arrow.RecordBatch) (int, jsonparquet.DataFile, error) {
+// writeFile streams row groups into one data file until target_file_size
+// is reached or groups is exhausted. Each merged row group is released as
+// soon as it is written.
+func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGroups) (jsonparquet.DataFile, error) {
+	rec, err := groups.next()
+	if err != nil {
+		return jsonparquet.DataFile{}, err
+	}
 	w, err := tw.store.Create(ctx, key)
 	if err != nil {
-		return 0, jsonparquet.DataFile{}, err
+		rec.Release()
+		return jsonparquet.DataFile{}, err
 	}
-	schema := recs[0].Schema()
-	fw, err := jsonparquet.NewFileWriter(w, schema, jsonparquet.WriterOptions{Compression: tw.o.conf.compression})
+	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{Compression: tw.o.conf.compression})
 	if err != nil {
+		rec.Release()
 		_ = w.Abort()
-		return 0, jsonparquet.DataFile{}, err
+		return jsonparquet.DataFile{}, err
 	}
-	n := 0
-	for n < len(recs) {
-		if err := fw.Write(recs[n]); err != nil {
+	for {
+		err := fw.Write(rec)
+		rec.Release()
+		if err != nil {
 			_, _ = fw.Close()
 			_ = w.Abort()
-			return 0, jsonparquet.DataFile{}, err
+			return jsonparquet.DataFile{}, err
 		}
-		n++
-		if fw.BytesWritten() >= tw.o.conf.targetFileSize {
+		if groups.done() || fw.BytesWritten() >= tw.o.conf.targetFileSize {
 			break
+		}
+		if rec, err = groups.next(); err != nil {
+			_, _ = fw.Close()
+			_ = w.Abort()
+			return jsonparquet.DataFile{}, err
 		}
 	}
 	df, err := fw.Close()
 	if err != nil {
 		_ = w.Abort()
-		return 0, df, err
+		return df, err
 	}
 	if err := w.Close(); err != nil {
-		return 0, df, err
+		return df, err
 	}
-	return n, df, nil
+	return df, nil
 }
 
-// concatRecords merges small per-call records into row groups of up to
-// maxRowGroupRows rows (one Parquet row group per record). The inputs stay
-// owned by the caller; the results must be released.
-func concatRecords(recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
-	var out []arrow.RecordBatch
-	for start := 0; start < len(recs); {
-		end, rows := start, int64(0)
-		for end < len(recs) && (end == start || rows+recs[end].NumRows() <= maxRowGroupRows) {
-			rows += recs[end].NumRows()
-			end++
+// rowGroups merges the small per-call records of a file group into Parquet
+// row groups of up to maxRowGroupRows rows and maxRowGroupBytes of Arrow
+// data, one at a time: only the row group being written is a copy, so a
+// commit holds at most one extra row group besides the flush's records
+// (which stay owned by the flush: a retried commit writes them again).
+type rowGroups struct {
+	recs []arrow.RecordBatch
+	pos  int
+}
+
+func (r *rowGroups) done() bool { return r.pos >= len(r.recs) }
+
+// next returns the next row group; the caller releases it.
+func (r *rowGroups) next() (arrow.RecordBatch, error) {
+	start, end := r.pos, r.pos
+	var rows, size int64
+	for end < len(r.recs) {
+		n, b := r.recs[end].NumRows(), recordBytes(r.recs[end])
+		if end > start && (rows+n > maxRowGroupRows || size+b > maxRowGroupBytes) {
+			break
 		}
-		chunk := recs[start:end]
-		if len(chunk) == 1 {
-			chunk[0].Retain()
-			out = append(out, chunk[0])
-		} else {
-			schema := chunk[0].Schema()
-			cols := make([]arrow.Array, schema.NumFields())
-			for c := range cols {
-				parts := make([]arrow.Array, len(chunk))
-				for k, r := range chunk {
-					parts[k] = r.Column(c)
-				}
-				arr, err := array.Concatenate(parts, memory.DefaultAllocator)
-				if err != nil {
-					releaseAll(out)
-					for _, a := range cols[:c] {
-						a.Release()
-					}
-					return nil, fmt.Errorf("merging record batches: %w", err)
-				}
-				cols[c] = arr
-			}
-			rec := array.NewRecordBatch(schema, cols, rows)
-			for _, a := range cols {
+		rows, size = rows+n, size+b
+		end++
+	}
+	r.pos = end
+	chunk := r.recs[start:end]
+	if len(chunk) == 1 {
+		chunk[0].Retain()
+		return chunk[0], nil
+	}
+	schema := chunk[0].Schema()
+	cols := make([]arrow.Array, schema.NumFields())
+	parts := make([]arrow.Array, len(chunk))
+	for c := range cols {
+		for k, rec := range chunk {
+			parts[k] = rec.Column(c)
+		}
+		arr, err := array.Concatenate(parts, memory.DefaultAllocator)
+		if err != nil {
+			for _, a := range cols[:c] {
 				a.Release()
 			}
-			out = append(out, rec)
+			return nil, fmt.Errorf("merging record batches: %w", err)
 		}
-		start = end
+		cols[c] = arr
 	}
-	return out, nil
+	rec := array.NewRecordBatch(schema, cols, rows)
+	for _, a := range cols {
+		a.Release()
+	}
+	return rec, nil
 }
 
-func releaseAll(recs []arrow.RecordBatch) {
-	for _, r := range recs {
-		r.Release()
+// recordBytes is the size of the buffers behind rec (arrow/util has the
+// same, but pulls in protobuf reflection dependencies).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
 	}
+	for _, col := range rec.Columns() {
+		walk(col.Data())
+	}
+	return n
 }
 
 // deleteFiles removes data files that no commit references (best effort:
