@@ -594,7 +594,7 @@ func (w *webhookServerInput) Connect(ctx context.Context) error {
 
 // Observe implements ingress.Observer.
 func (w *webhookServerInput) Observe(endpoint string, status int, reason string, bodyBytes int, latency time.Duration) {
-	w.mRequests.Incr(1, endpoint, strconv.Itoa(status))
+	w.mRequests.Incr(1, endpoint, statusLabel(status))
 	if status >= 300 && reason != "" {
 		w.mRejected.Incr(1, endpoint, reason)
 	}
@@ -637,6 +637,22 @@ func (w *webhookServerInput) Close(ctx context.Context) error {
 		w.closeErr = srv.Release(ctx)
 	})
 	return w.closeErr
+}
+
+// statusLabels holds the metric label of every HTTP status, so that counting
+// a request does not format (and allocate) its status each time.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // statusCarrier is implemented by processor errors that know which HTTP
@@ -870,7 +886,8 @@ func newWebhookMessage(req *ingress.Request) *service.Message {
 	msg.MetaSet(wsiMetaMethod, req.Method)
 	msg.MetaSet(wsiMetaRemoteIP, req.RemoteIP)
 	msg.MetaSet(wsiMetaRequestID, req.RequestID)
-	msg.MetaSet(wsiMetaReceivedAt, req.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	var ts [len(time.RFC3339Nano) + 8]byte
+	msg.MetaSet(wsiMetaReceivedAt, string(req.ReceivedAt.UTC().AppendFormat(ts[:0], time.RFC3339Nano)))
 	msg.MetaSet(wsiMetaEndpoint, req.Endpoint)
 	msg.MetaSet(wsiMetaContentType, req.ContentType)
 	return msg
