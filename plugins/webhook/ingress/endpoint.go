@@ -191,7 +191,8 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request, start time.Time
 	if reqID == "" {
 		reqID = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", reqID)
+	// Canonical key assigned directly: Set would canonicalise it per request.
+	w.Header()["X-Request-Id"] = []string{reqID}
 
 	if _, ok := e.methods[r.Method]; !ok {
 		w.Header().Set("Allow", e.allowHeader)
@@ -360,16 +361,25 @@ func WriteResponse(w http.ResponseWriter, res Response) {
 	body := res.Body
 	if body == nil {
 		body = okBody
-		if h.Get("Content-Type") == "" {
+		if _, ok := h["Content-Type"]; !ok && len(res.Header) == 0 {
+			// The common answer: shared, never-mutated header values.
+			h["Content-Type"] = jsonContentType
+		} else if h.Get("Content-Type") == "" {
 			h.Set("Content-Type", "application/json")
 		}
+		h["Content-Length"] = okBodyLength
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(res.Status)
 	_, _ = w.Write(body)
 }
 
-var okBody = []byte(`{"status":"accepted"}`)
+var (
+	okBody          = []byte(`{"status":"accepted"}`)
+	okBodyLength    = []string{strconv.Itoa(len(okBody))}
+	jsonContentType = []string{"application/json"}
+)
 
 // WriteError answers status with a fixed JSON body naming only the status;
 // 429 and 503 carry Retry-After in whole seconds (at least 1).
