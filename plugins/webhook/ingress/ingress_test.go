@@ -344,6 +344,35 @@ func TestWriteErrorRetryAfter(t *testing.T) {
 	assert.Equal(t, `{"error":"unauthorized"}`, w.body.String())
 }
 
+// The plain 200 uses shared header values; a response with its own headers
+// or body must still get its own Content-Type and Content-Length.
+func TestWriteResponseHeaders(t *testing.T) {
+	for range 2 {
+		w := &headerRecorder{h: http.Header{}}
+		WriteResponse(w, Response{Status: 200})
+		assert.Equal(t, 200, w.status)
+		assert.Equal(t, `{"status":"accepted"}`, w.body.String())
+		assert.Equal(t, "application/json", w.h.Get("Content-Type"))
+		assert.Equal(t, "21", w.h.Get("Content-Length"))
+		// A caller adding to the headers afterwards must not change the
+		// next response.
+		w.h.Add("Content-Type", "text/plain")
+		w.h.Add("Content-Length", "0")
+	}
+
+	w := &headerRecorder{h: http.Header{}}
+	WriteResponse(w, Response{Status: 202, Header: http.Header{"Content-Type": {"text/plain"}}})
+	assert.Equal(t, []string{"text/plain"}, w.h.Values("Content-Type"))
+	assert.Equal(t, "21", w.h.Get("Content-Length"))
+
+	w = &headerRecorder{h: http.Header{}}
+	WriteResponse(w, Response{Status: 200, Header: http.Header{"X-Extra": {"1"}}, Body: []byte("challenge")})
+	assert.Equal(t, "9", w.h.Get("Content-Length"))
+	assert.Equal(t, "1", w.h.Get("X-Extra"))
+	assert.Equal(t, "challenge", w.body.String())
+	assert.Empty(t, w.h.Get("Content-Type"), "a sync response body keeps the headers it was given")
+}
+
 type headerRecorder struct {
 	h      http.Header
 	status int
