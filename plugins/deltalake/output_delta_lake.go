@@ -134,6 +134,24 @@ With `+"`metadata_columns`"+` set, these Danube metadata keys become columns:
 (lost commit races and rebuilt flushes), `+"`delta_lake_duplicates_skipped`"+` (messages recognised as already committed),
 `+"`delta_lake_errors`"+` and the gauge `+"`delta_lake_buffered_bytes`"+`.
 
+== Performance
+
+The costs per row are JSON decoding (in the calling goroutines), Parquet encoding with compression (in one goroutine
+per table, while the next rows decode) and, per commit, a few object-store requests. Benthos keeps every
+unacknowledged message (and, for most inputs, a goroutine waiting for its acknowledgement) until its commit, so the
+number of rows in flight, `+"`max_in_flight`"+` times the batch size, sets both memory and the work of the garbage collector.
+For throughput, few large calls beat many small ones:
+
+- `+"`batching`"+`: `+"`count: 2000`"+` and `+"`period: 50ms`"+` (the default when the field is left out), so that thousands of rows share one call;
+- `+"`max_in_flight: 4`"+` (the default): two calls decode while two wait for their commit. On a 2-core machine, with 330-byte
+  nested events from the `+"`file`"+` input into a local table, this measured 0.6-0.8 of the same pipeline into `+"`drop`"+`
+  (varying with other load) at about 190 MB resident; 16 in flight made it slower and larger (0.57 of `+"`drop`"+`, 355 MB peak). Raise it (8-16) when commits
+  are slow (remote object stores, 100 ms or more per commit) and memory allows;
+- `+"`compression: zstd`"+` (level 1) writes files about a third smaller than `+"`snappy`"+` for about 10% more encoding time;
+- `+"`flush_period`"+` bounds the latency; commits usually happen sooner, as soon as half of the calls in flight wait.
+
+`+"`integration/bench/delta`"+` (`+"`make bench`"+`) measures this against `+"`drop`"+` and delta-rs.
+
 == Maintenance
 
 `+"`optimize`"+` compacts small files of each partition into files of `+"`optimize.target_file_size`"+` (one commit with
@@ -220,8 +238,9 @@ Both can also be run by hand: `+"`danube-connect delta optimize <table-url>`"+` 
 				service.NewDurationField(dlFieldMaintInterval).Description("Time between runs.").Default("24h"),
 				service.NewDurationField(dlFieldVacRetention).Description("Keep unreferenced files younger than this (readers of older versions and in-flight writers may still need them).").Default("168h"),
 			).Description("Background deletion of unreferenced data files of every open table.").Advanced(),
-			service.NewOutputMaxInFlightField().Default(64),
-			service.NewBatchPolicyField(dlFieldBatching),
+			service.NewOutputMaxInFlightField().Default(4),
+			service.NewBatchPolicyField(dlFieldBatching).
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms`: every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
 		).
 		LintRule(`root = if this.partition_mapping.or("") != "" && this.partition_by.or([]).length() == 0 { [ "partition_mapping needs partition_by" ] }`).
 		Example("Danube to a partitioned table on S3", "Exactly-once from a Danube topic into a table partitioned by day.", `
@@ -262,7 +281,7 @@ func init() {
 			if maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
 				return
 			}
-			if policy, err = conf.FieldBatchPolicy(dlFieldBatching); err != nil {
+			if policy, err = dlBatchPolicy(conf); err != nil {
 				return
 			}
 			var c dlConfig
@@ -272,6 +291,28 @@ func init() {
 			out, err = newDeltaLakeOutput(c, mgr)
 			return
 		})
+}
+
+// The batching policy used when the config sets none: one message per
+// WriteBatch call would make a commit of every max_in_flight/2 messages.
+const (
+	dlDefaultBatchCount  = 2000
+	dlDefaultBatchPeriod = "50ms"
+)
+
+// dlBatchPolicy reads the batching field; left out (all of its fields at
+// their zero defaults), it is count 2000 / period 50ms. The field's
+// presence cannot be told apart from its defaults, hence the zero check.
+func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
+	policy, err := conf.FieldBatchPolicy(dlFieldBatching)
+	if err != nil {
+		return policy, err
+	}
+	if policy.IsNoop() && policy.Count == 0 {
+		policy.Count = dlDefaultBatchCount
+		policy.Period = dlDefaultBatchPeriod
+	}
+	return policy, nil
 }
 
 // dlConfig is the parsed delta_lake output configuration.

@@ -67,7 +67,8 @@ schema: '{"type":"struct","fields":[{"name":"id","type":"long","nullable":false,
 
 func TestManyBatchesShareCommits(t *testing.T) {
 	dir := t.TempDir()
-	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 200ms\n", dir))
+	// Benthos makes at most max_in_flight concurrent calls: allow all 40.
+	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 200ms\nmax_in_flight: 64\n", dir))
 	var wg sync.WaitGroup
 	const calls, per = 40, 25
 	for c := 0; c < calls; c++ {
