@@ -15,7 +15,7 @@
 // process (a subprocess; Maxrss from rusage). The in-process danubetest
 // broker and wrk share the machine's cores with the setup under test.
 //
-//	go run ./integration/bench/webhook [-duration 10s] [-connections 32] [-scenarios a,b,c,d]
+//	go run ./integration/bench/webhook [-duration 10s] [-connections 32] [-scenarios a,b,c,d] [-rounds 1]
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,7 @@ func main() {
 	connections := flag.Int("connections", 32, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	profile = flag.String("cpuprofile", "", "if set, write a CPU profile of each danube-connect run (measured part) to this directory")
+	rounds := flag.Int("rounds", 1, "run the scenario list this many times (interleaved, so a busy shared machine hits every setup alike) and report the median run of each")
 	scenarios := flag.String("scenarios", "a,b,c,d", "setups to run: a (bare net/http), b (http_server->drop), c (webhook_server->danube), d (http_server->danube), e (webhook_server->drop)")
 	flag.Parse()
 
@@ -95,29 +97,55 @@ wrk.headers["X-Hub-Signature-256"] = %q
 	defer broker.Close()
 
 	w := wrkRunner{script: script, duration: *duration, connections: *connections, threads: *threads}
-	results := map[string]*result{}
-	for _, sc := range strings.Split(*scenarios, ",") {
-		sc = strings.TrimSpace(sc)
-		var r *result
-		switch sc {
-		case "a":
-			r = runBare(w)
-		case "b":
-			r = runBinary(w, bin, work, "(b) http_server -> drop", httpServerConfig("drop: {}"), "")
-		case "c":
-			r = runBinary(w, bin, work, "(c) webhook_server + webhook_signature -> danube", webhookServerConfig(broker.URL()), "/default/bench_webhook_server")
-			r.published = published(broker, "/default/bench_webhook_server")
-		case "e":
-			r = runBinary(w, bin, work, "(e) webhook_server -> drop", webhookServerDropConfig, "")
-		case "d":
-			r = runBinary(w, bin, work, "(d) http_server + webhook_signature -> danube", httpServerConfig(danubeOutput(broker.URL(), "/default/bench_http_server"), signatureProcessor), "/default/bench_http_server")
-			r.published = published(broker, "/default/bench_http_server")
-		default:
-			fail("unknown scenario " + sc)
+	runs := map[string][]*result{}
+	for round := 0; round < *rounds; round++ {
+		for _, sc := range strings.Split(*scenarios, ",") {
+			sc = strings.TrimSpace(sc)
+			var r *result
+			switch sc {
+			case "a":
+				r = runBare(w)
+			case "b":
+				r = runBinary(w, bin, work, "(b) http_server -> drop", httpServerConfig("drop: {}"), "")
+			case "c":
+				before := published(broker, "/default/bench_webhook_server")
+				r = runBinary(w, bin, work, "(c) webhook_server + webhook_signature -> danube", webhookServerConfig(broker.URL()), "/default/bench_webhook_server")
+				r.published = published(broker, "/default/bench_webhook_server") - before
+			case "e":
+				r = runBinary(w, bin, work, "(e) webhook_server -> drop", webhookServerDropConfig, "")
+			case "d":
+				before := published(broker, "/default/bench_http_server")
+				r = runBinary(w, bin, work, "(d) http_server + webhook_signature -> danube", httpServerConfig(danubeOutput(broker.URL(), "/default/bench_http_server"), signatureProcessor), "/default/bench_http_server")
+				r.published = published(broker, "/default/bench_http_server") - before
+			default:
+				fail("unknown scenario " + sc)
+			}
+			runs[sc] = append(runs[sc], r)
 		}
-		results[sc] = r
+	}
+	results := map[string]*result{}
+	for _, sc := range []string{"a", "b", "c", "d", "e"} {
+		rs := runs[sc]
+		if len(rs) == 0 {
+			continue
+		}
+		if len(rs) > 1 {
+			fmt.Printf("\nround by round, %s:\n", rs[0].name)
+			for i, r := range rs {
+				fmt.Printf("  round %d: %8.0f req/s  p50 %v  p99 %v\n", i+1, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+			}
+		}
+		results[sc] = medianByRPS(rs)
 	}
 	report(results, *duration, *connections)
+}
+
+// medianByRPS is the run with the median throughput (the lower middle one
+// for an even count).
+func medianByRPS(rs []*result) *result {
+	sorted := append([]*result(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rps < sorted[j].rps })
+	return sorted[(len(sorted)-1)/2]
 }
 
 // --- setups ---
@@ -361,6 +389,7 @@ func report(res map[string]*result, d time.Duration, conns int) {
 	ratio("c", "b")
 	ratio("d", "a")
 	ratio("d", "b")
+	ratio("c", "d")
 	ratio("e", "b")
 	if c := res["c"]; c != nil {
 		fmt.Println()
