@@ -9,6 +9,8 @@
 //	(c) danube-connect: webhook_server + webhook_signature -> danube output into danubetest
 //	(d) danube-connect: http_server + webhook_signature -> danube output into danubetest
 //	(e) danube-connect: webhook_server -> drop (optional: the input alone, against (b))
+//	(f) as (c) with the output not publishing webhook_* metadata (optional: what
+//	    the input's extra metadata costs the danube output)
 //
 // and prints requests/s, p50/p99 latency, the ratios of (c) and (d) to (a)
 // and (b), what reached the broker, and the peak RSS of each danube-connect
@@ -64,7 +66,7 @@ func main() {
 	threads := flag.Int("threads", 2, "wrk threads")
 	profile = flag.String("cpuprofile", "", "if set, write a CPU profile of each danube-connect run (measured part) to this directory")
 	rounds := flag.Int("rounds", 1, "run the scenario list this many times (interleaved, so a busy shared machine hits every setup alike) and report the median run of each")
-	scenarios := flag.String("scenarios", "a,b,c,d", "setups to run: a (bare net/http), b (http_server->drop), c (webhook_server->danube), d (http_server->danube), e (webhook_server->drop)")
+	scenarios := flag.String("scenarios", "a,b,c,d", "setups to run: a (bare net/http), b (http_server->drop), c (webhook_server->danube), d (http_server->danube), e (webhook_server->drop), f (c without publishing webhook_* metadata)")
 	flag.Parse()
 
 	if _, err := exec.LookPath("wrk"); err != nil {
@@ -111,6 +113,12 @@ wrk.headers["X-Hub-Signature-256"] = %q
 				before := published(broker, "/default/bench_webhook_server")
 				r = runBinary(w, bin, work, "(c) webhook_server + webhook_signature -> danube", webhookServerConfig(broker.URL()), "/default/bench_webhook_server")
 				r.published = published(broker, "/default/bench_webhook_server") - before
+			case "f":
+				before := published(broker, "/default/bench_webhook_server")
+				r = runBinary(w, bin, work, "(f) as (c), webhook_* metadata not published", func(addr string) string {
+					return strings.Replace(webhookServerConfig(broker.URL())(addr), "max_in_flight: 256", "max_in_flight: 256\n    metadata: { exclude_prefixes: [ webhook_ ] }", 1)
+				}, "/default/bench_webhook_server")
+				r.published = published(broker, "/default/bench_webhook_server") - before
 			case "e":
 				r = runBinary(w, bin, work, "(e) webhook_server -> drop", webhookServerDropConfig, "")
 			case "d":
@@ -124,7 +132,7 @@ wrk.headers["X-Hub-Signature-256"] = %q
 		}
 	}
 	results := map[string]*result{}
-	for _, sc := range []string{"a", "b", "c", "d", "e"} {
+	for _, sc := range []string{"a", "b", "c", "d", "e", "f"} {
 		rs := runs[sc]
 		if len(rs) == 0 {
 			continue
@@ -362,7 +370,7 @@ func (w wrkRunner) run(name, url string) *result {
 func report(res map[string]*result, d time.Duration, conns int) {
 	fmt.Printf("\nwebhook ingestion, ~%d-byte signed GitHub payload, wrk %v x %d connections on loopback\n\n", len(payload), d, conns)
 	fmt.Printf("%-52s %12s %10s %10s %10s %10s %10s\n", "setup", "requests/s", "p50", "p99", "non-2xx", "published", "peak RSS")
-	for _, k := range []string{"a", "b", "c", "d", "e"} {
+	for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
 		r, ok := res[k]
 		if !ok {
 			continue
