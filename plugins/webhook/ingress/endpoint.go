@@ -178,6 +178,11 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	status, reason, n := e.serve(w, r, start)
 	if e.obs != nil {
+		// Send the answer before recording metrics, so that the sender does
+		// not wait for them; net/http has nothing left to write afterwards.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		e.obs.Observe(e.conf.Name, status, reason, n, time.Since(start))
 	}
 }
