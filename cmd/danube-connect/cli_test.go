@@ -237,6 +237,7 @@ output:
     path: %s
     flush_period: 1ms
     max_in_flight: 1
+    batching: { count: 40 } # ten small commits, so there is something to compact
 `, table)), 0o600))
 	out, err := run(t, "run", cfg)
 	require.NoError(t, err, out)
