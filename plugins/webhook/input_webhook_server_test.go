@@ -616,19 +616,36 @@ func TestWebhookServerMetrics(t *testing.T) {
 
 	stats := mux.get("/stats")
 	require.NotNil(t, stats, "json_api registers /stats")
-	rec := httptest.NewRecorder()
-	stats(rec, httptest.NewRequest("GET", "/stats", nil))
-	var got map[string]any
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
 	labels := `endpoint="/hook",label="",path="root.input"`
-	for key, want := range map[string]float64{
+	want := map[string]float64{
 		`webhook_server_requests{` + labels + `,status="200"}`:                1,
 		`webhook_server_requests{` + labels + `,status="415"}`:                1,
 		`webhook_server_rejected{` + labels + `,reason="content_type"}`:       1,
 		`webhook_server_rejected{` + labels + `,reason="method_not_allowed"}`: 1, // the readiness probe
 		`webhook_server_received_bytes{` + labels + `}`:                       5,
-	} {
-		assert.Equal(t, want, got[key], key)
+	}
+	// The response is flushed before the request's metrics are recorded, so
+	// the counters may trail the answers by a moment.
+	var got map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec := httptest.NewRecorder()
+		stats(rec, httptest.NewRequest("GET", "/stats", nil))
+		got = nil
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		complete := true
+		for key, v := range want {
+			if got[key] != v {
+				complete = false
+			}
+		}
+		if complete || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for key, v := range want {
+		assert.Equal(t, v, got[key], key)
 	}
 	assert.Contains(t, got, `webhook_server_latency_ns{`+labels+`}`)
 }
