@@ -84,7 +84,7 @@ row is committed. A commit happens every `+"`flush_period`"+` (the latency bound
 calls are waiting for it (no more rows could arrive meanwhile, and the other half keeps decoding into the next commit),
 or when the buffered rows reach `+"`target_file_size`"+` or `+"`max_buffered_bytes`"+` (the memory bound). Many Benthos
 batches therefore share one Delta commit, which keeps the number of commits and small files low. Memory is about
-`+"`max_in_flight`"+` times the batch size; use the `+"`batching`"+` policy (e.g. `+"`count: 1000`"+`) so that each call carries
+`+"`max_in_flight`"+` times the batch size; use the `+"`batching`"+` policy (e.g. `+"`count: 2000`"+`) so that each call carries
 many rows. Commits to one table are made in order by one goroutine; JSON decoding runs in the calling goroutines.
 
 A message that cannot be written (not JSON, a field whose type conflicts with the table, a null in a non-nullable
@@ -142,7 +142,7 @@ unacknowledged message (and, for most inputs, a goroutine waiting for its acknow
 number of rows in flight, `+"`max_in_flight`"+` times the batch size, sets both memory and the work of the garbage collector.
 For throughput, few large calls beat many small ones:
 
-- `+"`batching`"+`: `+"`count: 1000`"+` and `+"`period: 50ms`"+` (the default when the field is left out), so that thousands of rows share one call;
+- `+"`batching`"+`: `+"`count: 2000`"+` and `+"`period: 50ms`"+` (the default when the field is left out), so that thousands of rows share one call;
 - `+"`max_in_flight: 4`"+` (the default): two calls decode while two wait for their commit. On a 2-core machine, with 330-byte
   nested events from the `+"`file`"+` input into a local table, this measured 0.6-0.8 of the same pipeline into `+"`drop`"+`
   (varying with other load) at about 190 MB resident; 16 in flight made it slower and larger (0.57 of `+"`drop`"+`, 355 MB peak). Raise it (8-16) when commits
@@ -240,7 +240,7 @@ Both can also be run by hand: `+"`danube-connect delta optimize <table-url>`"+` 
 			).Description("Background deletion of unreferenced data files of every open table.").Advanced(),
 			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(dlFieldBatching).
-				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 1000` and `period: 50ms`: every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms`: every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
 		).
 		LintRule(`root = if this.partition_mapping.or("") != "" && this.partition_by.or([]).length() == 0 { [ "partition_mapping needs partition_by" ] }`).
 		Example("Danube to a partitioned table on S3", "Exactly-once from a Danube topic into a table partitioned by day.", `
@@ -296,12 +296,12 @@ func init() {
 // The batching policy used when the config sets none: one message per
 // WriteBatch call would make a commit of every max_in_flight/2 messages.
 const (
-	dlDefaultBatchCount  = 1000
+	dlDefaultBatchCount  = 2000
 	dlDefaultBatchPeriod = "50ms"
 )
 
 // dlBatchPolicy reads the batching field; left out (all of its fields at
-// their zero defaults), it is count 1000 / period 50ms. The field's
+// their zero defaults), it is count 2000 / period 50ms. The field's
 // presence cannot be told apart from its defaults, hence the zero check.
 func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	policy, err := conf.FieldBatchPolicy(dlFieldBatching)

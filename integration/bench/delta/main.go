@@ -13,13 +13,13 @@
 // so RSS and CPU are its own. CPU per row is the steadier number on a shared
 // machine; wall-clock ratios move with other load.
 //
-// (a) and (b) use the same input and the same output batching (count 1000,
+// (a) and (b) use the same input and the same output batching (count 2000,
 // period 50ms); (a) runs with max_in_flight 4, the throughput setting the
 // delta_lake spec recommends: every message held unacknowledged costs Benthos
 // a goroutine, so more calls in flight mean more memory and GC work, not
 // more speed.
 //
-//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 1000]
+//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 2000]
 package main
 
 import (
@@ -60,7 +60,7 @@ func main() {
 	flushPeriod := flag.String("flush-period", "1s", "delta_lake flush_period")
 	keep := flag.Bool("keep", false, "keep the written tables")
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output in (a) and (b)")
-	batchCount := flag.Int("batch-count", 1000, "output batching count in (a) and (b)")
+	batchCount := flag.Int("batch-count", 2000, "output batching count in (a) and (b)")
 	batchPeriod := flag.String("batch-period", "50ms", "output batching period in (a) and (b)")
 	flag.Parse()
 
