@@ -71,7 +71,7 @@ type vectorCase struct {
 	wantID string
 }
 
-// Published vectors (sources in /work/shared/notes/webhooks.md §2) and, where
+// Published vectors (sources listed in the project notes on webhook schemes, §2) and, where
 // no provider publishes one, vectors of our own (marked "ours": computed
 // independently in Go and Python when the notes were written).
 func vectorCases() []vectorCase {
