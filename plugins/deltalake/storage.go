@@ -2,6 +2,7 @@ package deltalake
 
 import (
 	"context"
+	"strings"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
 )
@@ -24,7 +25,22 @@ func (c storageConfig) storeOptions() objstore.Options {
 	return opts
 }
 
-// openTableStore opens the store rooted at a table location.
+// openTableStore opens the store rooted at a table location. Cloud stores are
+// probed once: an S3-compatible server that ignores If-None-Match would let
+// two writers both commit one version, so such a store is refused up front.
 func openTableStore(ctx context.Context, location string, c storageConfig) (objstore.Store, error) {
-	return objstore.Open(ctx, location, c.storeOptions())
+	store, err := objstore.Open(ctx, location, c.storeOptions())
+	if err != nil {
+		return nil, err
+	}
+	return store, verifyCloudStore(ctx, store)
+}
+
+// verifyCloudStore runs objstore.VerifyPutIfAbsent on every store but local
+// disk, whose hard-link commit is atomic by construction.
+func verifyCloudStore(ctx context.Context, store objstore.Store) error {
+	if strings.HasPrefix(store.URL(), "file://") {
+		return nil
+	}
+	return objstore.VerifyPutIfAbsent(ctx, store)
 }
