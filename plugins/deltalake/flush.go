@@ -36,12 +36,17 @@ var errOffsetsCommittedElsewhere = errors.New("a concurrent commit already conta
 func (tw *tableWriter) settle(f *flush) {
 	o := tw.o
 	err := tw.commitFlush(context.Background(), f)
+	// The WriteBatch calls waiting on f only read f.err from now on: drop
+	// the records and the row sources (which reference every payload) so
+	// that nothing of a settled flush outlives its commit.
 	for _, g := range f.groups {
 		for _, r := range g.recs {
 			r.Release()
 		}
 		g.recs = nil
+		g.srcs = nil
 	}
+	f.groups, f.order = nil, nil
 	o.addBuffered(-f.bytes)
 	if err != nil {
 		tw.ledger.Release(f.offsets)

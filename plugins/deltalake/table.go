@@ -61,6 +61,11 @@ type fileGroup struct {
 type flush struct {
 	waiters atomic.Int64 // WriteBatch calls waiting on this flush
 	sealed  time.Time
+	// timer seals the flush at flush_period. It is stopped when the flush
+	// is sealed sooner: a pending timer would keep the flush, and through
+	// its row sources every payload in it, reachable for the rest of the
+	// period (dozens of settled flushes at high rates).
+	timer   *time.Timer
 	groups  map[string]*fileGroup
 	order   []string
 	offsets exactlyonce.Offsets
@@ -477,7 +482,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 	if f == nil {
 		f = newFlush()
 		tw.cur = f
-		time.AfterFunc(o.conf.flushPeriod, func() { tw.seal(f) })
+		f.timer = time.AfterFunc(o.conf.flushPeriod, func() { tw.seal(f) })
 	}
 	for _, key := range order {
 		cb := bufs[key]
@@ -517,6 +522,9 @@ func (tw *tableWriter) sealLocked(f *flush) {
 		return
 	}
 	tw.cur = nil
+	if f.timer != nil {
+		f.timer.Stop()
+	}
 	f.sealed = time.Now()
 	tw.queue = append(tw.queue, f)
 	select {
