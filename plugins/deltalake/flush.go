@@ -168,59 +168,72 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 }
 
 // dropRows removes from f the rows whose offsets are already committed by
-// another writer; their messages are acknowledged as written. The affected
-// groups are decoded again from the retained payloads.
+// another writer; their messages are acknowledged as written. Each affected
+// record (one WriteBatch call's rows) is decoded again from its retained
+// payloads; records without offsets have no sources and are never affected.
 func (tw *tableWriter) dropRows(f *flush, dups exactlyonce.Offsets) error {
 	o := tw.o
 	for _, key := range f.order {
 		g := f.groups[key]
-		keep := g.srcs[:0:0]
-		for _, s := range g.srcs {
-			if !(s.hasOff && dups.Contains(s.topic, s.offset)) {
-				keep = append(keep, s)
+		recs, srcs := g.recs[:0], g.srcs[:0]
+		for k, rec := range g.recs {
+			src := g.srcs[k]
+			keep := src[:0:0]
+			for _, s := range src {
+				if !(s.hasOff && dups.Contains(s.topic, s.offset)) {
+					keep = append(keep, s)
+				}
 			}
-		}
-		if len(keep) == len(g.srcs) {
-			continue
-		}
-		o.metrics.duplicates.Incr(int64(len(g.srcs) - len(keep)))
-		for _, r := range g.recs {
-			r.Release()
-		}
-		g.recs = nil
-		f.rows -= g.rows
-		g.rows = 0
-		g.srcs = keep
-		if len(keep) == 0 {
-			continue
-		}
-		dec, err := tw.decoder(g.gen)
-		if err != nil {
-			return err
-		}
-		buf := dec.NewBuffer(nil)
-		for _, s := range keep {
-			row, err := dec.Decode(s.payload, s.extras...)
-			if err == nil {
-				err = buf.Append(row)
+			if len(keep) == len(src) {
+				recs, srcs = append(recs, rec), append(srcs, src)
+				continue
 			}
+			o.metrics.duplicates.Incr(int64(len(src) - len(keep)))
+			g.rows -= rec.NumRows()
+			f.rows -= rec.NumRows()
+			rec.Release()
+			if len(keep) == 0 {
+				continue
+			}
+			rebuilt, err := tw.decodeRecord(g.gen, keep)
 			if err != nil {
-				buf.Release()
-				return fmt.Errorf("rebuilding flush: %w", err)
+				// Keep the group consistent for settle's release.
+				g.recs, g.srcs = append(recs, g.recs[k+1:]...), append(srcs, g.srcs[k+1:]...)
+				return err
 			}
+			recs, srcs = append(recs, rebuilt), append(srcs, keep)
+			g.rows += rebuilt.NumRows()
+			f.rows += rebuilt.NumRows()
 		}
-		rec := buf.NewRecord()
-		buf.Release()
-		g.decoderPut(dec)
-		g.recs = []arrow.RecordBatch{rec}
-		g.rows = rec.NumRows()
-		f.rows += g.rows
+		clear(g.recs[len(recs):])
+		clear(g.srcs[len(srcs):])
+		g.recs, g.srcs = recs, srcs
 	}
 	f.offsets.Subtract(dups)
 	return nil
 }
 
-func (g *fileGroup) decoderPut(d *jsonparquet.Decoder) { g.gen.decoders.Put(d) }
+// decodeRecord decodes srcs again into one record of generation gen.
+func (tw *tableWriter) decodeRecord(gen *schemaGen, srcs []rowSrc) (arrow.RecordBatch, error) {
+	dec, err := tw.decoder(gen)
+	if err != nil {
+		return nil, err
+	}
+	defer gen.decoders.Put(dec)
+	buf := dec.NewBuffer(nil)
+	defer buf.Release()
+	buf.Reserve(len(srcs))
+	for _, s := range srcs {
+		row, err := dec.Decode(s.payload, s.extras...)
+		if err == nil {
+			err = buf.Append(row)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rebuilding flush: %w", err)
+		}
+	}
+	return buf.NewRecord(), nil
+}
 
 // writeFiles writes every group of f as Parquet data files and returns
 // their add actions and object keys.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
 )
 
 // TestCommittedRowsAreNotRetained checks that nothing keeps the payloads
@@ -50,4 +52,68 @@ func TestCommittedRowsAreNotRetained(t *testing.T) {
 
 	_, got := tableRows(t, dir)
 	require.Len(t, got, rows)
+}
+
+// TestDropRowsRebuildsOnlyRecordsWithCommittedOffsets checks the rebuild of
+// a flush after another writer committed some of its offsets: only the
+// record that held them is decoded again, without them; the record of a
+// call without offsets keeps no row sources and is left untouched.
+func TestDropRowsRebuildsOnlyRecordsWithCommittedOffsets(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 64\n", dir))
+	tw, err := out.acquire(ctx, dir, [][]byte{[]byte(`{"id":0}`)})
+	require.NoError(t, err)
+	defer out.release(tw)
+
+	const topic = "/default/events-part-0"
+	rows := func(ids []int, withOffsets bool) ([]msgInfo, []int) {
+		var infos []msgInfo
+		var idxs []int
+		for k, id := range ids {
+			info := msgInfo{payload: fmt.Appendf(nil, `{"id":%d}`, id)}
+			if withOffsets {
+				info.topic, info.offset, info.hasOff = topic, uint64(id), true
+			}
+			infos = append(infos, info)
+			idxs = append(idxs, k)
+		}
+		return infos, idxs
+	}
+	noFail := func(i int, err error) { t.Errorf("message %d failed: %v", i, err) }
+	infosA, idxsA := rows([]int{1, 2, 3, 4}, true)
+	ticketsA, _ := tw.write(ctx, infosA, idxsA, noFail)
+	infosB, idxsB := rows([]int{10, 11, 12}, false)
+	ticketsB, _ := tw.write(ctx, infosB, idxsB, noFail)
+	require.Len(t, ticketsA, 1)
+	require.Len(t, ticketsB, 1)
+	f := ticketsA[0]
+	require.Same(t, f, ticketsB[0], "both calls share one flush")
+
+	require.Len(t, f.order, 1)
+	g := f.groups[f.order[0]]
+	require.Len(t, g.recs, 2)
+	require.Len(t, g.srcs[0], 4)
+	require.Nil(t, g.srcs[1], "a call without offsets keeps no row sources")
+	untouched := g.recs[1]
+
+	dups := exactlyonce.Offsets{}
+	dups.Add(topic, 2)
+	dups.Add(topic, 3)
+	require.NoError(t, tw.dropRows(f, dups))
+	require.EqualValues(t, 5, f.rows)
+	require.EqualValues(t, 5, g.rows)
+	require.Len(t, g.recs, 2)
+	require.EqualValues(t, 2, g.recs[0].NumRows())
+	require.Same(t, untouched, g.recs[1], "the record without offsets is not rebuilt")
+
+	tw.seal(f)
+	<-f.done
+	require.NoError(t, f.err)
+	_, got := tableRows(t, dir)
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, fmt.Sprint(r["id"]))
+	}
+	require.ElementsMatch(t, []string{"1", "4", "10", "11", "12"}, ids)
 }

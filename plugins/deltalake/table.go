@@ -47,12 +47,14 @@ type rowSrc struct {
 }
 
 // fileGroup is the rows of one (schema generation, partition) in a flush:
-// they become one or more data files.
+// they become one or more data files. recs holds one record per WriteBatch
+// call and srcs[k] the sources of recs[k], nil when that call carried no
+// Danube offsets (its rows can never turn out to be duplicates).
 type fileGroup struct {
 	gen   *schemaGen
 	pvals []*string
 	recs  []arrow.RecordBatch
-	srcs  []rowSrc
+	srcs  [][]rowSrc
 	rows  int64
 }
 
@@ -349,7 +351,7 @@ type callBuf struct {
 	dec   *jsonparquet.Decoder
 	buf   *jsonparquet.Buffer
 	pvals []*string
-	srcs  []rowSrc
+	srcs  []rowSrc // nil when no message of the call has an offset
 	bytes int64
 }
 
@@ -382,6 +384,15 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 	var included []int
 	reserved := exactlyonce.Offsets{}
 	var keyBuf []byte
+	// Row sources are only needed to rebuild a record without rows that
+	// another writer committed, which requires offsets.
+	keepSrcs := false
+	for _, i := range idxs {
+		if infos[i].hasOff {
+			keepSrcs = true
+			break
+		}
+	}
 	for _, i := range idxs {
 		info := &infos[i]
 		if info.hasOff {
@@ -443,7 +454,9 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 				// Usually all rows of a call share one partition: size
 				// the first buffer for them at once.
 				cb.buf.Reserve(len(idxs))
-				cb.srcs = make([]rowSrc, 0, len(idxs))
+				if keepSrcs {
+					cb.srcs = make([]rowSrc, 0, len(idxs))
+				}
 			}
 			bufs[string(keyBuf)] = cb
 			order = append(order, string(keyBuf))
@@ -453,7 +466,9 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 			fail(i, fmt.Errorf("buffering row: %w", err))
 			continue
 		}
-		cb.srcs = append(cb.srcs, rowSrc{payload: info.payload, extras: info.extras, topic: info.topic, offset: info.offset, hasOff: info.hasOff})
+		if keepSrcs {
+			cb.srcs = append(cb.srcs, rowSrc{payload: info.payload, extras: info.extras, topic: info.topic, offset: info.offset, hasOff: info.hasOff})
+		}
 		cb.bytes += int64(len(info.payload))
 		if info.hasOff {
 			reserved.Add(info.topic, info.offset)
@@ -495,7 +510,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 			f.order = append(f.order, key)
 		}
 		g.recs = append(g.recs, rec)
-		g.srcs = append(g.srcs, cb.srcs...)
+		g.srcs = append(g.srcs, cb.srcs)
 		g.rows += rec.NumRows()
 		f.rows += rec.NumRows()
 		added += cb.bytes
