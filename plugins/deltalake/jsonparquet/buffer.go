@@ -99,20 +99,56 @@ func (b *Buffer) AppendJSON(row []byte, extras ...any) error {
 // Reserve makes room for rows more rows in the builders of the top-level
 // columns and of their struct fields, so that a caller that knows its row
 // count avoids the builders' repeated capacity doubling (each doubling
-// copies and leaves the old buffer as garbage). List elements and string
-// bytes still grow on demand.
+// copies and leaves the old buffer as garbage). String and binary data is
+// reserved from the bytes per row of the decoder's previous record (plus
+// 1/8), so it does not grow either when rows look alike. List elements
+// still grow on demand.
 func (b *Buffer) Reserve(rows int) {
-	var reserve func(bn *bnode)
-	reserve = func(bn *bnode) {
-		bn.b.Reserve(rows)
-		if bn.n.kind == kStruct {
-			for i := range bn.children {
-				reserve(&bn.children[i])
-			}
+	var reserve func(bn *bnode, values bool)
+	reserve = func(bn *bnode, values bool) {
+		if values {
+			bn.b.Reserve(rows)
+		}
+		if per := bn.n.dataPerRow; per > 0 {
+			want := per * int64(rows)
+			bn.b.(binaryDataBuilder).ReserveData(int(want + want/8))
+		}
+		for i := range bn.children {
+			// One value per row only below structs.
+			reserve(&bn.children[i], values && bn.n.kind == kStruct)
 		}
 	}
 	for i := range b.cols {
-		reserve(&b.cols[i])
+		reserve(&b.cols[i], true)
+	}
+}
+
+// binaryDataBuilder is the part of array.BinaryBuilder (and of
+// array.StringBuilder, which embeds it) that Reserve uses.
+type binaryDataBuilder interface {
+	DataLen() int
+	ReserveData(n int)
+}
+
+// learnDataSizes records the data bytes per row of the buffered string and
+// binary columns for the next Reserve.
+func (b *Buffer) learnDataSizes() {
+	if b.rows == 0 {
+		return
+	}
+	var learn func(bn *bnode)
+	learn = func(bn *bnode) {
+		if bn.n.kind == kString || bn.n.kind == kBinary {
+			if db, ok := bn.b.(binaryDataBuilder); ok {
+				bn.n.dataPerRow = int64(db.DataLen()) / b.rows
+			}
+		}
+		for i := range bn.children {
+			learn(&bn.children[i])
+		}
+	}
+	for i := range b.cols {
+		learn(&b.cols[i])
 	}
 }
 
@@ -136,6 +172,7 @@ func (b *Buffer) Schema() *arrow.Schema { return b.dec.data }
 // NewRecord moves the buffered rows into a record batch (the caller
 // releases it) and leaves the buffer empty.
 func (b *Buffer) NewRecord() arrow.RecordBatch {
+	b.learnDataSizes()
 	rec := b.rb.NewRecordBatch()
 	b.rows, b.bytes = 0, 0
 	return rec

@@ -49,3 +49,46 @@ func TestBufferReserveAvoidsGrowthAndKeepsRows(t *testing.T) {
 	require.True(t, array.RecordEqual(plain, reserved), "a reserved buffer must produce the same record")
 	require.EqualValues(t, n, reserved.NumRows())
 }
+
+// TestBufferReserveSizesStringDataFromLastRecord checks that, once a record
+// of similar rows was built, Reserve also sizes string data (top-level,
+// in structs and in lists) so that the next buffer does not grow, and that
+// the rows are unchanged.
+func TestBufferReserveSizesStringDataFromLastRecord(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "user", Type: arrow.StructOf(
+			arrow.Field{Name: "agent", Type: arrow.BinaryTypes.String, Nullable: true},
+		), Nullable: true},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+	}, nil)
+	d, err := NewDecoder(schema, DecoderOptions{})
+	require.NoError(t, err)
+	const n = 3000
+	rows := make([][]byte, n)
+	for i := range rows {
+		rows[i] = fmt.Appendf(nil, `{"id":%d,"name":"user-%05d","user":{"agent":"Mozilla/5.0 (X11; Linux x86_64) %d"},"tags":["beta","mobile"]}`, i, i, i%100)
+	}
+	fill := func() (arrow.RecordBatch, int64, int64) {
+		buf := d.NewBuffer(nil)
+		defer buf.Release()
+		buf.Reserve(n)
+		before := buf.AllocatedBytes()
+		for _, r := range rows {
+			require.NoError(t, buf.AppendJSON(r))
+		}
+		after := buf.AllocatedBytes()
+		return buf.NewRecord(), before, after
+	}
+	first, firstBefore, firstAfter := fill()
+	defer first.Release()
+	require.Greater(t, firstAfter, firstBefore, "the first buffer knows no string sizes and must grow")
+	second, before, after := fill()
+	defer second.Release()
+	require.Greater(t, before, firstBefore, "Reserve did not reserve string data learned from the first record")
+	// Only the list elements (one value per tag, not per row) may grow.
+	tags := second.Column(3).(*array.List).ListValues().(*array.String)
+	require.LessOrEqual(t, after-before, int64(4*tags.Len()*2+64), "string data grew although it was reserved")
+	require.True(t, array.RecordEqual(first, second), "a reserved buffer must produce the same record")
+}

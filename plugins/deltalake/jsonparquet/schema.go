@@ -47,6 +47,11 @@ type node struct {
 	fieldIndex map[string]int // struct: field name -> index in children
 	slots      []*fastjson.Value
 
+	// dataPerRow is the string/binary data bytes per buffered row seen by
+	// the last Buffer.NewRecord of this node's Decoder (kString, kBinary):
+	// Buffer.Reserve sizes the data buffer from it.
+	dataPerRow int64
+
 	// Top-level only.
 	partition int // index into the partition columns, -1 when not one
 	extra     int // index into the extras, -1 when not one
