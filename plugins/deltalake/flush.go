@@ -220,7 +220,7 @@ func (tw *tableWriter) decodeRecord(gen *schemaGen, srcs []rowSrc) (arrow.Record
 		return nil, err
 	}
 	defer gen.decoders.Put(dec)
-	buf := dec.NewBuffer(nil)
+	buf := dec.NewBuffer(tw.o.mem)
 	defer buf.Release()
 	buf.Reserve(len(srcs))
 	for _, s := range srcs {
@@ -247,7 +247,7 @@ func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, [
 			continue
 		}
 		dir := partitionDir(tw.partCols, g.pvals)
-		groups := &rowGroups{recs: g.recs}
+		groups := &rowGroups{recs: g.recs, mem: o.mem}
 		for part := 0; !groups.done(); part++ {
 			name := jsonparquet.FileName(part, o.conf.compression)
 			if dir != "" {
@@ -292,7 +292,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 		rec.Release()
 		return jsonparquet.DataFile{}, err
 	}
-	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{Compression: tw.o.conf.compression})
+	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{Compression: tw.o.conf.compression, Allocator: tw.o.mem})
 	if err != nil {
 		rec.Release()
 		_ = w.Abort()
@@ -334,6 +334,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 type rowGroups struct {
 	recs []arrow.RecordBatch
 	pos  int
+	mem  memory.Allocator // for the merged copies; nil means the Go allocator
 }
 
 func (r *rowGroups) done() bool { return r.pos >= len(r.recs) }
@@ -356,6 +357,10 @@ func (r *rowGroups) next() (arrow.RecordBatch, error) {
 		chunk[0].Retain()
 		return chunk[0], nil
 	}
+	mem := r.mem
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
 	schema := chunk[0].Schema()
 	cols := make([]arrow.Array, schema.NumFields())
 	parts := make([]arrow.Array, len(chunk))
@@ -363,7 +368,7 @@ func (r *rowGroups) next() (arrow.RecordBatch, error) {
 		for k, rec := range chunk {
 			parts[k] = rec.Column(c)
 		}
-		arr, err := array.Concatenate(parts, memory.DefaultAllocator)
+		arr, err := array.Concatenate(parts, mem)
 		if err != nil {
 			for _, a := range cols[:c] {
 				a.Release()

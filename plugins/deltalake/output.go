@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
 )
 
@@ -29,6 +30,11 @@ const crashHookEnv = "DANUBE_CONNECT_DELTA_CRASH_AT"
 // has reached the crash point (default 1), so a test can let some commits
 // through first.
 const crashHookAfterEnv = "DANUBE_CONNECT_DELTA_CRASH_AFTER"
+
+// recycledArrowBytes bounds the freed Arrow buffers kept for reuse: about
+// what one commit of the default batching (a few thousand rows) allocates
+// for decoding, merging and encoding.
+const recycledArrowBytes = 16 << 20
 
 type dlMetrics struct {
 	rows, bytes, files, commits, conflicts, errors, duplicates *service.MetricCounter
@@ -46,6 +52,11 @@ type deltaLakeOutput struct {
 	metrics dlMetrics
 
 	writerID string
+
+	// mem backs the Arrow buffers of decoded rows, merged row groups and
+	// Parquet encoding; freed buffers are reused instead of becoming
+	// garbage (see jsonparquet.RecyclingAllocator).
+	mem *jsonparquet.RecyclingAllocator
 
 	mu     sync.Mutex
 	tables map[string]*list.Element // path -> element of lru holding *tableWriter
@@ -90,6 +101,7 @@ func newDeltaLakeOutput(conf dlConfig, mgr *service.Resources) (*deltaLakeOutput
 			buffered:      m.NewGauge("delta_lake_buffered_bytes"),
 		},
 		writerID:  conf.writerID,
+		mem:       jsonparquet.NewRecyclingAllocator(recycledArrowBytes),
 		maintStop: make(chan struct{}),
 		crashAt:   os.Getenv(crashHookEnv),
 	}

@@ -449,7 +449,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 		keyBuf = append(keyBuf, partitionKey(pvals)...)
 		cb := bufs[string(keyBuf)]
 		if cb == nil {
-			cb = &callBuf{gen: gen, dec: dec, buf: dec.NewBuffer(nil), pvals: pvals}
+			cb = &callBuf{gen: gen, dec: dec, buf: dec.NewBuffer(o.mem), pvals: pvals}
 			if len(bufs) == 0 {
 				// Usually all rows of a call share one partition: size
 				// the first buffer for them at once.
