@@ -290,17 +290,9 @@ func (in *danubeInput) settleWorker() {
 // settleOne acks a message, or nacks it when it failed.
 func (in *danubeInput) settleOne(ctx context.Context, cons *client.Consumer, m *client.Message, failure error) error {
 	if failure == nil {
-		err := cons.Ack(ctx, m)
-		if err == nil {
-			in.mAcked.Incr(1)
-		}
-		return err
+		return cons.Ack(ctx, m)
 	}
-	err := cons.Nack(ctx, m, in.conf.nackDelay, nackReason(failure))
-	if err == nil {
-		in.mNacked.Incr(1)
-	}
-	return err
+	return cons.Nack(ctx, m, in.conf.nackDelay, nackReason(failure))
 }
 
 func (in *danubeInput) Connect(ctx context.Context) error {
@@ -437,6 +429,24 @@ func (in *danubeInput) settle(ctx context.Context, cons *client.Consumer, index 
 		}
 		in.closeMu.RUnlock()
 		wg.Wait()
+	}
+	// Counted once per batch: every Incr with Benthos' labels costs a
+	// label lookup, which showed up in profiles at one per message.
+	var acked, nacked int64
+	for i, rpcErr := range rpcErrs {
+		switch {
+		case rpcErr != nil:
+		case failures[i] == nil:
+			acked++
+		default:
+			nacked++
+		}
+	}
+	if acked > 0 {
+		in.mAcked.Incr(acked)
+	}
+	if nacked > 0 {
+		in.mNacked.Incr(nacked)
 	}
 	if err := errors.Join(rpcErrs...); err != nil {
 		in.mErrors.Incr(1)

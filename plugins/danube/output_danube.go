@@ -374,14 +374,23 @@ func (o *danubeOutput) WriteBatch(ctx context.Context, batch service.MessageBatc
 		o.closeMu.RUnlock()
 		wg.Wait()
 	}
-	var sent, lost int64
-	for _, err := range errs {
+	var sent, sentBytes, lost int64
+	for i, err := range errs {
 		switch {
 		case err == nil:
 			sent++
+			if b, berr := batch[i].AsBytes(); berr == nil {
+				sentBytes += int64(len(b))
+			}
 		case client.IsRetryable(err) || errors.Is(err, client.ErrClosed):
 			lost++
 		}
+	}
+	// Counted once per batch: every Incr with Benthos' labels costs a
+	// label lookup, which showed up in profiles at one per message.
+	if sent > 0 {
+		o.mSent.Incr(sent)
+		o.mBytes.Incr(sentBytes)
 	}
 	failed := int64(len(batch)) - sent
 	if failed == 0 {
@@ -453,8 +462,6 @@ func (o *danubeOutput) sendOne(ctx context.Context, cache *producerCache, batch 
 		return fmt.Errorf("sending message to topic %s: %w", topic, err)
 	}
 	o.mLatency.Timing(time.Since(start).Nanoseconds())
-	o.mSent.Incr(1)
-	o.mBytes.Incr(int64(len(payload)))
 	return nil
 }
 

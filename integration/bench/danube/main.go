@@ -8,8 +8,17 @@
 // from the process's own Prometheus counters (messages acknowledged by the
 // output), sampled every 100 ms from the first to the last message, so
 // process start-up is excluded. Allocations per message come from
-// go_memstats_mallocs_total over the same window; peak RSS is the
-// subprocess's Maxrss from wait4(2).
+// go_memstats_mallocs_total over the same window; CPU per message from
+// /proc/<pid>/stat (danube-connect) and getrusage (this process, the broker)
+// over the same window. Peak RSS is the subprocess's own high-water mark
+// (VmHWM in /proc/<pid>/status), read every 5 ms until it exits: in this
+// sandbox wait4's ru_maxrss sometimes reports far more than any sample of the
+// process's RSS once several children have run (a 2 ms VmRSS sampler agrees
+// with VmHWM), so it is only printed alongside, on stderr.
+//
+// The protocol-ceiling rows run a bare grpc-go client and server (see
+// ceiling.go) doing only what the protocol requires per message; they bound
+// what any grpc-go client can do here.
 package main
 
 import (
@@ -18,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -39,9 +49,20 @@ func main() {
 	flag.IntVar(&maxUnacked, "max-unacked", 1000, "broker window of unacknowledged messages per subscription (real default: 10)")
 	bin := flag.String("bin", "", "danube-connect binary (built from ./cmd/danube-connect when empty)")
 	flag.StringVar(&only, "only", "", "run only scenarios whose name contains this")
+	flag.StringVar(&logFile, "log-file", "", "also append danube-connect's output here (e.g. with GODEBUG=gctrace=1)")
+	flag.IntVar(&e2eInFlight, "e2e-max-in-flight", 8, "max_in_flight of the end-to-end scenario's danube output (batches of 100)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the broker) here")
 	flag.StringVar(&debugAddrFile, "debug-addr-file", "", "enable pprof on danube-connect and write its address here")
+	bareServer := flag.String("bare-server", "", "internal: serve the bare protocol-ceiling broker on this address")
+	bareDeliver := flag.Bool("bare-deliver", false, "internal: the bare broker streams sent messages back")
 	flag.Parse()
+	if *bareServer != "" {
+		if err := serveBare(*bareServer, *bareDeliver); err != nil {
+			fmt.Fprintln(os.Stderr, "bare server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -60,6 +81,9 @@ var (
 	maxUnacked    int
 	only          string
 	debugAddrFile string
+	e2eInFlight   int
+	logFile       string
+	inFlight      = 64 // calls in flight in the bare protocol ceiling, as max_in_flight in ours
 )
 
 // result is one measured scenario.
@@ -68,7 +92,13 @@ type result struct {
 	messages     int64
 	rate         float64 // messages/s
 	allocsPerMsg float64
-	peakRSS      int64 // bytes
+	peakRSS      int64 // bytes: the process's VmHWM, last read just before it exited
+	maxrss       int64 // bytes: wait4's ru_maxrss, printed for comparison
+	fileRSS      int64 // bytes of peakRSS that are the binary's file-backed pages (at the end)
+	// CPU per message: danube-connect's (or the bare client's) and the
+	// broker's, the steadier figures on a shared machine.
+	cpuPerMsg, brokerCPUPerMsg float64
+	bare                       bool // a protocol-ceiling run: no danube-connect involved
 }
 
 type bench struct {
@@ -108,12 +138,18 @@ func run(n, baseN int, bin string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
-		fmt.Fprintf(os.Stderr, "%-58s %9.0f msg/s  %6.1f allocs/msg  %4d MB RSS\n", r.name, r.rate, r.allocsPerMsg, r.peakRSS>>20)
+		fmt.Fprintf(os.Stderr, "%-64s %9.0f msg/s  %6.1f allocs/msg  %4d MB VmHWM (wait4 maxrss %d MB)\n", r.name, r.rate, r.allocsPerMsg, r.peakRSS>>20, r.maxrss>>20)
 		results = append(results, r)
 		return nil
 	}
 
 	if err := add(bn.generateDrop(n)); err != nil {
+		return err
+	}
+	if err := add(bareCeiling(ceilingSend, n, inFlight, false)); err != nil {
+		return err
+	}
+	if err := add(bareCeiling(ceilingFull, n, inFlight, true)); err != nil {
 		return err
 	}
 	produce := []struct {
@@ -234,9 +270,9 @@ output:
     url: %s
     topic: %s
     producer_name: bench-e2e
-    max_in_flight: 64
+    max_in_flight: %d
     batching: { count: 100, period: 5ms }%s
-`, n, payloadMapping, bn.url, topic, clientTuning)
+`, n, payloadMapping, bn.url, topic, e2eInFlight, clientTuning)
 	consumerCfg := fmt.Sprintf(`
 input:
   danube:
@@ -314,6 +350,14 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 	cmd := exec.Command(bn.bin, args...)
 	logs := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	if logFile != "" {
+		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, f), io.MultiWriter(logs, f)
+	}
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
@@ -338,6 +382,7 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 			}
 			continue
 		}
+		s.cpu, s.brokerCPU = processCPU(cmd.Process.Pid), selfCPU()
 		if first.at.IsZero() && s.sent > 0 {
 			first = s
 		}
@@ -351,29 +396,80 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 			return res, fmt.Errorf("only %d of %d messages after 90 s:\n%s", s.sent, want, logs.String())
 		}
 	}
+	fileRSS := procStatus(cmd.Process.Pid, "RssFile")
+	hwm := procStatus(cmd.Process.Pid, "VmHWM")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
+	shutdownHWM := hwm
+	killAt := time.After(20 * time.Second)
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for {
+		select {
+		case <-exited:
+			break wait
+		case <-killAt:
+			_ = cmd.Process.Kill()
+			<-exited
+			break wait
+		case <-poll.C:
+			if v := procStatus(cmd.Process.Pid, "VmHWM"); v > 0 {
+				shutdownHWM = v
+			}
+		}
 	}
 	if last.at.Equal(first.at) {
 		// Everything happened within one sampling interval.
 		first = sample{at: last.at.Add(-100 * time.Millisecond)}
 	}
 	res.rate = float64(last.sent-first.sent) / last.at.Sub(first.at).Seconds()
-	res.allocsPerMsg = (last.mallocs - first.mallocs) / float64(last.sent-first.sent)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.peakRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	if msgs := float64(last.sent - first.sent); msgs > 0 {
+		res.cpuPerMsg = float64((last.cpu - first.cpu).Microseconds()) / msgs
+		res.brokerCPUPerMsg = float64((last.brokerCPU - first.brokerCPU).Microseconds()) / msgs
 	}
+	res.allocsPerMsg = (last.mallocs - first.mallocs) / float64(last.sent-first.sent)
+	res.peakRSS = shutdownHWM
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxrss = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	res.fileRSS = fileRSS
 	return res, nil
 }
 
 type sample struct {
-	at      time.Time
-	sent    int64
-	mallocs float64
+	at        time.Time
+	sent      int64
+	mallocs   float64
+	cpu       time.Duration // danube-connect's user+system CPU so far
+	brokerCPU time.Duration // this process's (the broker's) CPU so far
+}
+
+// processCPU reads a process's user+system CPU time from /proc (clock ticks
+// of 10 ms: fine over runs of seconds).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the line.
+	rest := string(b)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scrape reads output_sent for the matching path and the Go malloc counter.
@@ -418,29 +514,71 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func printTable(results []result) {
-	var baseline, ceiling float64
-	for _, r := range results {
-		if strings.HasPrefix(r.name, "produce, single messages, max_in_flight 1") {
-			baseline = r.rate
-		}
-		if strings.HasPrefix(r.name, "framework ceiling") {
-			ceiling = r.rate
+// procStatus reads a size field (such as RssFile, VmHWM) of a process's
+// /proc status, in bytes.
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
 		}
 	}
-	fmt.Println("| scenario | ours msg/s | baseline msg/s | ratio | % of ceiling | allocs/msg | peak RSS |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	return 0
+}
+
+const (
+	ceilingSend = "protocol ceiling: bare grpc-go SendMessage only"
+	ceilingFull = "protocol ceiling: bare grpc-go SendMessage + delivery + Ack"
+)
+
+func printTable(results []result) {
+	var baseline, framework, protoSend, protoFull float64
 	for _, r := range results {
-		ratio, pct := "", ""
+		switch {
+		case strings.HasPrefix(r.name, "produce, single messages, max_in_flight 1"):
+			baseline = r.rate
+		case strings.HasPrefix(r.name, "framework ceiling"):
+			framework = r.rate
+		case r.name == ceilingSend:
+			protoSend = r.rate
+		case r.name == ceilingFull:
+			protoFull = r.rate
+		}
+	}
+	pct := func(v, of float64) string {
+		if of <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.0f%%", 100*v/of)
+	}
+	fmt.Println("| scenario | ours msg/s | baseline msg/s | ratio | % of framework ceiling | % of protocol ceiling | CPU µs/msg client + broker | allocs/msg | peak RSS (file-backed) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		cpu := fmt.Sprintf("%.0f + %.0f", r.cpuPerMsg, r.brokerCPUPerMsg)
+		if r.bare {
+			fmt.Printf("| %s | %.0f | | | | 100%% | %s | | %d MB (server) |\n", r.name, r.rate, cpu, r.peakRSS>>20)
+			continue
+		}
+		ratio, proto := "", ""
 		if baseline > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.rate/baseline)
 		}
-		if ceiling > 0 {
-			pct = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		switch {
+		case strings.HasPrefix(r.name, "produce"):
+			proto = pct(r.rate, protoSend)
+		case strings.HasPrefix(r.name, "end to end"):
+			proto = pct(r.rate, protoFull)
 		}
-		fmt.Printf("| %s | %.0f | %.0f | %s | %s | %.1f | %d MB |\n", r.name, r.rate, baseline, ratio, pct, r.allocsPerMsg, r.peakRSS>>20)
+		fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s | %s | %.1f | %d MB (%d MB) |\n", r.name, r.rate, baseline, ratio, pct(r.rate, framework), proto, cpu, r.allocsPerMsg, r.peakRSS>>20, r.fileRSS>>20)
 	}
 	fmt.Println()
-	fmt.Println("baseline = produce, single messages, max_in_flight 1; ceiling = Benthos generate -> drop in the same binary.")
+	fmt.Println("baseline = produce, single messages, max_in_flight 1; framework ceiling = Benthos generate -> drop in the same binary;")
+	fmt.Printf("protocol ceiling = a bare grpc-go client and server doing only what the protocol requires per message (%d calls in flight):\n", inFlight)
+	fmt.Println("produce rows are compared with SendMessage only, end to end with SendMessage + delivery + Ack.")
+	fmt.Println("file-backed = the binary's pages resident at the end of the run (part of peak RSS, shared, not heap).")
 	fmt.Println("Targets: end to end >= 50,000 msg/s, peak RSS < 100 MB.")
 }
