@@ -54,7 +54,7 @@ type Snapshot struct {
 	tombstones        map[string]*Remove // by decoded path
 	txns              map[string]Txn
 	domains           map[string]DomainMetadata
-	commitTimestamps  map[int64]int64 // ms, for commits replayed from JSON
+	commitTimestamps  map[int64]int64 // ms, for commits replayed from JSON (not kept withoutFiles)
 }
 
 func newSnapshot() *Snapshot {
@@ -150,7 +150,9 @@ func (s *Snapshot) DomainMetadata() []DomainMetadata {
 }
 
 // CommitTimestamps returns commit time (ms since epoch, from commitInfo) per
-// version, for the commits replayed from JSON since the checkpoint.
+// version, for the commits replayed from JSON since the checkpoint. It is
+// empty for snapshots kept without files (TableOptions.WithoutFiles), whose
+// memory must not grow with the number of commits.
 func (s *Snapshot) CommitTimestamps() map[int64]int64 {
 	out := make(map[int64]int64, len(s.commitTimestamps))
 	for k, v := range s.commitTimestamps {
@@ -234,7 +236,10 @@ func (s *Snapshot) ApplyCommit(c *CommitEntry) error {
 			return fmt.Errorf("applying commit %d: %w", c.Version, err)
 		}
 	}
-	if ci := c.CommitInfo(); ci != nil && ci.Timestamp > 0 {
+	// A long-lived WithoutFiles snapshot (an appender's) applies every
+	// commit for as long as it runs: keeping a timestamp per version would
+	// make its memory grow with the log.
+	if ci := c.CommitInfo(); ci != nil && ci.Timestamp > 0 && !s.withoutFiles {
 		s.commitTimestamps[c.Version] = ci.Timestamp
 	}
 	s.version = c.Version
