@@ -17,7 +17,7 @@
 // with VmHWM), so it is only printed alongside, on stderr.
 //
 // The protocol-ceiling rows run a bare grpc-go client and server (see
-// ceiling.go) doing only what the protocol requires per message; they bound
+// integration/bench/internal/protoceiling) doing only what the protocol requires per message; they bound
 // what any grpc-go client can do here.
 package main
 
@@ -39,11 +39,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
 	"github.com/danube-connect/danube-connect/plugins/danube/client"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 )
 
 func main() {
+	protoceiling.ServeIfAsked()
 	n := flag.Int("n", 50000, "messages per scenario")
 	baseN := flag.Int("baseline-n", 10000, "messages for the unbatched max_in_flight 1 scenarios")
 	flag.IntVar(&maxUnacked, "max-unacked", 1000, "broker window of unacknowledged messages per subscription (real default: 10)")
@@ -53,16 +55,7 @@ func main() {
 	flag.IntVar(&e2eInFlight, "e2e-max-in-flight", 8, "max_in_flight of the end-to-end scenario's danube output (batches of 100)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the broker) here")
 	flag.StringVar(&debugAddrFile, "debug-addr-file", "", "enable pprof on danube-connect and write its address here")
-	bareServer := flag.String("bare-server", "", "internal: serve the bare protocol-ceiling broker on this address")
-	bareDeliver := flag.Bool("bare-deliver", false, "internal: the bare broker streams sent messages back")
 	flag.Parse()
-	if *bareServer != "" {
-		if err := serveBare(*bareServer, *bareDeliver); err != nil {
-			fmt.Fprintln(os.Stderr, "bare server:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -146,10 +139,10 @@ func run(n, baseN int, bin string) error {
 	if err := add(bn.generateDrop(n)); err != nil {
 		return err
 	}
-	if err := add(bareCeiling(ceilingSend, n, inFlight, false)); err != nil {
+	if err := add(bareCeiling(ceilingSend, n, false)); err != nil {
 		return err
 	}
-	if err := add(bareCeiling(ceilingFull, n, inFlight, true)); err != nil {
+	if err := add(bareCeiling(ceilingFull, n, true)); err != nil {
 		return err
 	}
 	produce := []struct {
@@ -528,6 +521,17 @@ func procStatus(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// bareCeiling runs the protocol ceiling as one of our scenarios.
+func bareCeiling(name string, n int, consume bool) (result, error) {
+	res := result{name: name, messages: int64(n), bare: true}
+	if only != "" && !strings.Contains(name, only) {
+		return res, errSkipped
+	}
+	c, err := protoceiling.Measure(n, inFlight, 1024, consume)
+	res.rate, res.cpuPerMsg, res.brokerCPUPerMsg, res.peakRSS = c.Rate, c.ClientCPUPerMsg, c.ServerCPUPerMsg, c.ServerPeakRSS
+	return res, err
 }
 
 const (

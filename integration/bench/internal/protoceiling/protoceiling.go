@@ -1,14 +1,16 @@
-package main
-
-// The protocol ceiling: what the Danube wire protocol itself costs on this
-// machine with nothing of ours or of Benthos in the way. A bare grpc-go
+// Package protoceiling measures what the Danube wire protocol itself costs on
+// this machine, with nothing of ours or of Benthos in the way. A bare grpc-go
 // server process answers SendMessage and Ack at once and streams every sent
 // message straight back on ReceiveMessages; a bare grpc-go client (in the
 // bench process) sends 1 KiB messages with many calls in flight and acks
 // every message it receives. Per message that is exactly the protocol's
-// minimum — one SendMessage call, one streamed delivery, one Ack call — so
+// minimum: one SendMessage call, one streamed delivery, one Ack call; so
 // its rate bounds what any grpc-go client against a grpc-go broker can reach
-// here, and it is the yardstick for the end-to-end figure.
+// here, and it is the yardstick for the benchmarks' figures.
+//
+// The bare server runs as a subprocess of the benchmark binary: call
+// ServeIfAsked first thing in main.
+package protoceiling
 
 import (
 	"context"
@@ -67,9 +69,37 @@ func (s *bareServer) Ack(_ context.Context, r *danubepb.AckRequest) (*danubepb.A
 	return &danubepb.AckResponse{RequestId: r.RequestId}, nil
 }
 
-// serveBare runs the bare server until stdin closes (the -bare-server mode
-// of this binary).
-func serveBare(addr string, deliver bool) error {
+const (
+	serveArg   = "-danube-bare-server="
+	deliverArg = "-danube-bare-deliver"
+)
+
+// ServeIfAsked turns this process into the bare server when it was started
+// as one by Measure, and then exits; otherwise it returns at once. Call it
+// before flag.Parse, which would refuse the server's arguments.
+func ServeIfAsked() {
+	var addr string
+	deliver := false
+	for _, a := range os.Args[1:] {
+		if v, ok := strings.CutPrefix(a, serveArg); ok {
+			addr = v
+		}
+		if a == deliverArg {
+			deliver = true
+		}
+	}
+	if addr == "" {
+		return
+	}
+	if err := serve(addr, deliver); err != nil {
+		fmt.Fprintln(os.Stderr, "bare Danube server:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serve runs the bare server until stdin closes.
+func serve(addr string, deliver bool) error {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -86,23 +116,33 @@ func serveBare(addr string, deliver bool) error {
 	return srv.Serve(lis)
 }
 
-// bareCeiling measures the bare client against a bare server subprocess.
-// With consume false only SendMessage is called.
-func bareCeiling(name string, n, inFlight int, consume bool) (res result, err error) {
-	res = result{name: name, messages: int64(n), bare: true}
-	if only != "" && !strings.Contains(name, only) {
-		return res, errSkipped
-	}
-	port, err := freePort()
+// Result is one measured ceiling.
+type Result struct {
+	Rate            float64 // messages/s
+	ClientCPUPerMsg float64 // µs
+	ServerCPUPerMsg float64 // µs
+	ServerPeakRSS   int64   // bytes
+}
+
+// Measure runs n messages of payloadBytes through the bare client with
+// inFlight calls in flight against a bare server subprocess. With consume
+// false only SendMessage is called.
+func Measure(n, inFlight, payloadBytes int, consume bool) (res Result, err error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := lis.Addr().String()
+	lis.Close()
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
 	}
-	srv := exec.Command(self, "-bare-server", addr, fmt.Sprintf("-bare-deliver=%v", consume))
+	args := []string{serveArg + addr}
+	if consume {
+		args = append(args, deliverArg)
+	}
+	srv := exec.Command(self, args...)
 	srv.Stderr = os.Stderr
 	stdin, err := srv.StdinPipe()
 	if err != nil {
@@ -116,14 +156,14 @@ func bareCeiling(name string, n, inFlight int, consume bool) (res result, err er
 		stdin.Close()
 		_ = srv.Wait()
 		if ru, ok := srv.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.peakRSS = ru.Maxrss * 1024
+			res.ServerPeakRSS = ru.Maxrss * 1024
 		}
 		// The server did nothing but this scenario (its start-up is a
 		// few ms): all its CPU counts.
 		serverCPU = srv.ProcessState.UserTime() + srv.ProcessState.SystemTime()
 		if n > 0 {
-			res.cpuPerMsg = float64(clientCPU.Microseconds()) / float64(n)
-			res.brokerCPUPerMsg = float64(serverCPU.Microseconds()) / float64(n)
+			res.ClientCPUPerMsg = float64(clientCPU.Microseconds()) / float64(n)
+			res.ServerCPUPerMsg = float64(serverCPU.Microseconds()) / float64(n)
 		}
 	}()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithSharedWriteBuffer(true))
@@ -190,7 +230,7 @@ func bareCeiling(name string, n, inFlight int, consume bool) (res result, err er
 		close(allAcked)
 	}
 
-	payload := []byte(strings.Repeat("x", 1024))
+	payload := []byte(strings.Repeat("x", payloadBytes))
 	start, startCPU := time.Now(), selfCPU()
 	var next atomic.Int64
 	var senders sync.WaitGroup
@@ -232,7 +272,13 @@ func bareCeiling(name string, n, inFlight int, consume bool) (res result, err er
 		}
 	default:
 	}
-	res.rate = float64(n) / time.Since(start).Seconds()
+	res.Rate = float64(n) / time.Since(start).Seconds()
 	clientCPU = selfCPU() - startCPU
 	return res, nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
