@@ -19,7 +19,11 @@
 // a goroutine, so more calls in flight mean more memory and GC work, not
 // more speed.
 //
-//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 2000]
+//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 2000] [-pprof-addr 127.0.0.1:14195]
+//
+// The p50 RSS of the first and of the second half of each run are printed
+// too: steady-state memory that grew with the table (commits, files) would
+// show as a larger second half.
 package main
 
 import (
@@ -41,6 +45,10 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
+// pprofAddr, when set, enables the HTTP server with debug endpoints in the
+// pipelines, for heap and CPU profiles of a running scenario.
+var pprofAddr string
+
 type result struct {
 	name      string
 	seconds   float64
@@ -49,6 +57,7 @@ type result struct {
 	maxRSS    int64     // bytes
 	cpu       float64   // user+system CPU seconds: less sensitive to other load than wall time
 	rssP50    int64     // median of RSS samples taken every 100ms: the steady state
+	rssHalves [2]int64  // medians of the first and second half of the run: growth with the table shows as second > first
 	latencies []float64 // first buffered row to durable commit
 	commits   []float64 // flush sealed to durable commit
 	note      string
@@ -62,6 +71,7 @@ func main() {
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output in (a) and (b)")
 	batchCount := flag.Int("batch-count", 2000, "output batching count in (a) and (b)")
 	batchPeriod := flag.String("batch-period", "50ms", "output batching period in (a) and (b)")
+	flag.StringVar(&pprofAddr, "pprof-addr", "", "serve Benthos' debug endpoints (/debug/pprof/heap, /profile) of each pipeline at this address, e.g. 127.0.0.1:14195")
 	flag.Parse()
 
 	size, err := humanize.ParseBytes(*sizeFlag)
@@ -224,10 +234,12 @@ func (g *eventGen) next() []byte {
 }
 
 func runPipeline(bin, work, name, data string, rows, size int64, output string) result {
+	httpConf := "http:\n  enabled: false\n"
+	if pprofAddr != "" {
+		httpConf = fmt.Sprintf("http:\n  enabled: true\n  address: %s\n  debug_endpoints: true\n", pprofAddr)
+	}
 	cfg := fmt.Sprintf(`
-http:
-  enabled: false
-logger:
+%slogger:
   level: debug
   format: json
 input:
@@ -239,7 +251,7 @@ input:
 output:
 %s
 shutdown_timeout: 60s
-`, data, output)
+`, httpConf, data, output)
 	cfgPath := filepath.Join(work, strings.Fields(name)[0]+".yaml")
 	must(os.WriteFile(cfgPath, []byte(cfg), 0o644), "writing config")
 	cmd := exec.Command(bin, "run", cfgPath)
@@ -260,8 +272,8 @@ shutdown_timeout: 60s
 	elapsed := time.Since(start).Seconds()
 	res := result{name: name, seconds: elapsed, rows: rows, bytes: size}
 	if len(samples) > 0 {
-		sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
-		res.rssP50 = samples[len(samples)/2]
+		res.rssP50 = median(samples)
+		res.rssHalves = [2]int64{median(samples[:len(samples)/2]), median(samples[len(samples)/2:])}
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.maxRSS = ru.Maxrss * 1024
@@ -363,6 +375,16 @@ func sampleRSS(pid int, done <-chan struct{}) []int64 {
 	}
 }
 
+// median returns the median of xs without reordering it.
+func median(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]int64(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -392,6 +414,9 @@ func report(results []result) {
 			rps = float64(r.rows) / r.seconds
 		}
 		note := r.note
+		if r.rssHalves[0] > 0 {
+			note = fmt.Sprintf("p50 RSS 1st/2nd half %s/%s; %s", humanize.IBytes(uint64(r.rssHalves[0])), humanize.IBytes(uint64(r.rssHalves[1])), note)
+		}
 		if len(r.latencies) > 0 {
 			note = fmt.Sprintf("%d commits; commit latency (sealed -> durable) p50 %.1f ms p99 %.1f ms; row latency (buffered -> durable) p50 %.0f ms p99 %.0f ms %s",
 				len(r.latencies), percentile(r.commits, 0.5), percentile(r.commits, 0.99),
