@@ -259,3 +259,86 @@ input:
 	assert.ElementsMatch(t, []string{body1, body2}, bodies)
 	assert.Equal(t, uint64(2), webhookTopicMessages(t, broker, topic))
 }
+
+// TestWebhookE2EConcurrentForgedAndValid: many senders at once, every third
+// one forged. Requests that arrive together are handed to the pipeline
+// together; each valid one is answered 200 and published exactly once, each
+// forged one 401 and never published, whatever it was batched with.
+func TestWebhookE2EConcurrentForgedAndValid(t *testing.T) {
+	broker := danubetest.Start(t)
+	addr := webhookFreeAddr(t)
+	const topic = "/default/github_concurrent"
+
+	runWebhookStream(t, fmt.Sprintf(`
+logger: { level: none }
+error_handling: { strict: true }
+input:
+  webhook_server:
+    address: %s
+    path: /github
+    timeout: 10s
+    write_timeout: 15s
+pipeline:
+  processors:
+    - webhook_signature:
+        preset: github
+        secrets: [ %q ]
+output:
+  danube:
+    url: %s
+    topic: %s
+    max_in_flight: 4
+`, addr, webhookTestSecret, broker.URL(), topic), nil)
+	waitWebhookPath(t, addr, "/github")
+	url := "http://" + addr + "/github"
+
+	const senders, perSender = 16, 15
+	var valid, forged sync.Map // body -> status
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perSender {
+				body := fmt.Sprintf(`{"sender":%d,"seq":%d}`, s, i)
+				sig := githubSignature(webhookTestSecret, body)
+				into := &valid
+				if (s*perSender+i)%3 == 0 {
+					sig = githubSignature("not the secret", body)
+					into = &forged
+				}
+				req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				if err != nil {
+					into.Store(body, -1)
+					continue
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Hub-Signature-256", sig)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					into.Store(body, -1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				into.Store(body, res.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+
+	nValid := 0
+	valid.Range(func(k, v any) bool {
+		nValid++
+		assert.Equal(t, 200, v, "valid %v", k)
+		return true
+	})
+	nForged := 0
+	forged.Range(func(k, v any) bool {
+		nForged++
+		assert.Equal(t, 401, v, "forged %v", k)
+		return true
+	})
+	require.Equal(t, senders*perSender, nValid+nForged)
+	assert.EqualValues(t, nValid, webhookTopicMessages(t, broker, topic), "exactly the valid requests are published")
+}
