@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
 )
 
 // TestWithoutFilesStateDoesNotGrowWithCommits checks that an appender's
@@ -27,4 +29,49 @@ func TestWithoutFilesStateDoesNotGrowWithCommits(t *testing.T) {
 	require.Empty(t, s.tombstones)
 	require.Empty(t, s.commitTimestamps, "a timestamp per commit would grow without bound")
 	require.Len(t, s.txns, 4, "app-0..2 from the log and app-x")
+}
+
+// listCountingStore counts List calls.
+type listCountingStore struct {
+	*memStore
+	lists int
+}
+
+func (s *listCountingStore) List(ctx context.Context, prefix, startAfter string) ([]objstore.ObjectInfo, error) {
+	s.lists++
+	return s.memStore.List(ctx, prefix, startAfter)
+}
+
+// TestUpdateWithoutNewCommitsDoesNotList checks that refreshing a table
+// that nobody else changed costs one read of the next version, not a
+// listing of the log (which grows with every commit), and that commits of
+// another writer are still all found, in order.
+func TestUpdateWithoutNewCommitsDoesNotList(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemStore()
+	buildLog(t, mem, 20)
+	store := &listCountingStore{memStore: mem}
+	tbl, err := Open(ctx, store, TableOptions{WithoutFiles: true, CheckpointInterval: -1})
+	require.NoError(t, err)
+	store.lists = 0
+
+	news, err := tbl.Update(ctx)
+	require.NoError(t, err)
+	require.Empty(t, news)
+	require.Zero(t, store.lists, "an update without new commits listed the log")
+
+	other, err := Open(ctx, mem, TableOptions{CheckpointInterval: -1})
+	require.NoError(t, err)
+	appendN(t, other, "other", 11)
+	news, err = tbl.Update(ctx)
+	require.NoError(t, err)
+	require.Len(t, news, 11)
+	for i, c := range news {
+		require.EqualValues(t, 21+i, c.Version)
+	}
+	require.EqualValues(t, 31, tbl.Version())
+
+	// Our own commit after the update lands on the next version.
+	appendN(t, tbl, "ours", 1)
+	require.EqualValues(t, 32, tbl.Version())
 }
