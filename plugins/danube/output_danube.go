@@ -40,6 +40,11 @@ Sends every message with one SendMessage RPC to a Danube broker (protocol v0.15)
 batches of up to `+"`max_in_flight`"+` concurrent writes, are all in flight at once; one producer allows any number of
 concurrent sends.
 
+For throughput, batch (e.g. `+"`batching: { count: 100, period: 5ms }`"+`) and keep `+"`max_in_flight`"+` x batch size
+at a few hundred sends: on two cores about 400-800 concurrent sends already keep the CPUs busy, and more only hold more
+messages and gRPC streams in memory (the repository's benchmark: max_in_flight 8 with batches of 100 ran as fast as 64,
+at 92 instead of 121 MB peak RSS).
+
 The topic is interpolated per message, so one output can route to many topics; a producer is created (idempotently,
 by `+"`producer_name`"+`) for each topic on first use and kept in a bounded cache. With `+"`partitions`"+` set, the
 topic is partitioned (`+"`{topic}-part-{N}`"+`) and messages go round-robin over the partitions, or, when
