@@ -2,7 +2,7 @@
 // this machine, with nothing of ours or of Benthos in the way. A bare grpc-go
 // server process answers SendMessage and Ack at once and streams every sent
 // message straight back on ReceiveMessages; a bare grpc-go client (in the
-// bench process) sends 1 KiB messages with many calls in flight and acks
+// bench process) sends messages of a given size with many calls in flight and acks
 // every message it receives. Per message that is exactly the protocol's
 // minimum: one SendMessage call, one streamed delivery, one Ack call; so
 // its rate bounds what any grpc-go client against a grpc-go broker can reach
