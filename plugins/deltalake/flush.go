@@ -292,7 +292,9 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 		rec.Release()
 		return jsonparquet.DataFile{}, err
 	}
-	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{Compression: tw.o.conf.compression, Allocator: tw.o.mem})
+	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{
+		Compression: tw.o.conf.compression, Allocator: tw.o.mem, DictionaryHints: tw.dictHints,
+	})
 	if err != nil {
 		rec.Release()
 		_ = w.Abort()

@@ -100,6 +100,9 @@ type tableWriter struct {
 
 	table        *delta.Table
 	committedGen int // guarded by mu
+	// dictHints skips Parquet dictionaries that did not pay off in this
+	// table's previous files.
+	dictHints *jsonparquet.DictionaryHints
 
 	mu      sync.Mutex
 	gens    []*schemaGen
@@ -112,11 +115,12 @@ type tableWriter struct {
 
 func newTableWriter(o *deltaLakeOutput, path string) *tableWriter {
 	tw := &tableWriter{
-		o:      o,
-		path:   path,
-		ledger: exactlyonce.NewLedger(),
-		notify: make(chan struct{}, 1),
-		exited: make(chan struct{}),
+		o:         o,
+		path:      path,
+		ledger:    exactlyonce.NewLedger(),
+		dictHints: jsonparquet.NewDictionaryHints(),
+		notify:    make(chan struct{}, 1),
+		exited:    make(chan struct{}),
 	}
 	if o.conf.metaTopicColumn != "" {
 		tw.metaCols = append(tw.metaCols, o.conf.metaTopicColumn)

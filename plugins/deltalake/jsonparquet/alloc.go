@@ -124,6 +124,13 @@ func (a *RecyclingAllocator) Free(b []byte) {
 	a.idle += int64(len(full))
 }
 
+// LiveBuffers is the number of buffers handed out and not freed yet.
+func (a *RecyclingAllocator) LiveBuffers() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.live)
+}
+
 // IdleBytes is the size of the freed buffers kept for reuse.
 func (a *RecyclingAllocator) IdleBytes() int64 {
 	a.mu.Lock()

@@ -49,6 +49,10 @@ type WriterOptions struct {
 	KeepDictionaries bool
 	// Allocator for Parquet encoding; nil means the Go allocator.
 	Allocator memory.Allocator
+	// DictionaryHints, when set, skips dictionary encoding for the columns
+	// whose dictionary did not pay off in the previous files written with
+	// the same hints (see DictionaryHints). Ignored with KeepDictionaries.
+	DictionaryHints *DictionaryHints
 }
 
 func (o WriterOptions) withDefaults() (WriterOptions, error) {
@@ -126,9 +130,13 @@ type FileWriter struct {
 	closed bool
 	result DataFile
 	err    error
+	// hints learn from this file's column chunks at Close; plain are the
+	// columns written without a dictionary because of them.
+	hints *DictionaryHints
+	plain map[string]bool
 }
 
-func writerProperties(o WriterOptions, dictFallbackPaths []string) *parquet.WriterProperties {
+func writerProperties(o WriterOptions, dictFallbackPaths []string, plainPaths map[string]bool) *parquet.WriterProperties {
 	codec := compress.Codecs.Zstd
 	switch o.Compression {
 	case CompressionSnappy:
@@ -157,6 +165,10 @@ func writerProperties(o WriterOptions, dictFallbackPaths []string) *parquet.Writ
 	// dictionary after the first page when it does not pay off, as
 	// parquet-mr does. arrow-go only enables it per column.
 	for _, p := range dictFallbackPaths {
+		if plainPaths[p] {
+			props = append(props, parquet.WithDictionaryFor(p, false))
+			continue
+		}
 		props = append(props, parquet.WithDictionaryCostFallbackFor(p, true))
 	}
 	return parquet.NewWriterProperties(props...)
@@ -175,21 +187,26 @@ func NewFileWriter(w io.Writer, schema *arrow.Schema, opts WriterOptions) (*File
 		pqarrow.WithCoerceTimestamps(arrow.Microsecond),
 		pqarrow.WithTruncatedTimestamps(true),
 	)
-	pqSchema, err := pqarrow.ToParquet(schema, writerProperties(o, nil), arrProps)
+	pqSchema, err := pqarrow.ToParquet(schema, writerProperties(o, nil, nil), arrProps)
 	if err != nil {
 		return nil, fmt.Errorf("mapping schema to parquet: %w", err)
 	}
 	var paths []string
+	var hints *DictionaryHints
+	var plain map[string]bool
 	if !o.KeepDictionaries {
 		for _, col := range pqSchema.Columns() {
 			paths = append(paths, col.ColumnPath().String())
 		}
+		if hints = o.DictionaryHints; hints != nil {
+			plain = hints.plainColumns()
+		}
 	}
-	pw, err := pqarrow.NewFileWriter(schema, cw, writerProperties(o, paths), arrProps)
+	pw, err := pqarrow.NewFileWriter(schema, cw, writerProperties(o, paths, plain), arrProps)
 	if err != nil {
 		return nil, fmt.Errorf("creating parquet writer: %w", err)
 	}
-	return &FileWriter{cw: cw, pw: pw, stats: newStatsCollector(schema, o.StatsColumns)}, nil
+	return &FileWriter{cw: cw, pw: pw, stats: newStatsCollector(schema, o.StatsColumns), hints: hints, plain: plain}, nil
 }
 
 // Write adds rec as one row group. After an error the file is unusable.
@@ -230,6 +247,11 @@ func (fw *FileWriter) Close() (DataFile, error) {
 	}
 	if fw.err != nil {
 		return DataFile{}, fw.err
+	}
+	if fw.hints != nil {
+		if md, err := fw.pw.FileMetadata(); err == nil {
+			fw.hints.learn(md, fw.plain)
+		}
 	}
 	fw.result = DataFile{Size: fw.cw.n, NumRecords: fw.stats.numRecords, Stats: fw.stats.statsJSON()}
 	return fw.result, nil
