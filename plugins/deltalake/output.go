@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -154,7 +155,7 @@ func (o *deltaLakeOutput) openStore(ctx context.Context, path string) (objstore.
 
 // acquire returns the open writer for path, opening (or creating, from
 // sample rows) the table if needed. The caller must release it.
-func (o *deltaLakeOutput) acquire(ctx context.Context, path string, sample [][]byte) (*tableWriter, error) {
+func (o *deltaLakeOutput) acquire(ctx context.Context, path string, sample func() [][]byte) (*tableWriter, error) {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -270,6 +271,10 @@ type msgInfo struct {
 	pvals   []*string // from partition_mapping; nil when taken from the JSON
 }
 
+// msgInfoPool recycles WriteBatch's per-message scratch (about 100 bytes a
+// message, allocated for every call otherwise).
+var msgInfoPool = sync.Pool{New: func() any { return new([]msgInfo) }}
+
 // WriteBatch routes messages to their tables, waits until the commits that
 // contain them are durable, and fails only the messages that could not be
 // written.
@@ -286,7 +291,14 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 		o.metrics.errors.Incr(1)
 	}
 
-	infos := make([]msgInfo, len(batch))
+	infosp := msgInfoPool.Get().(*[]msgInfo)
+	infos := slices.Grow((*infosp)[:0], len(batch))[:len(batch)]
+	defer func() {
+		// The pooled infos must not keep payloads reachable.
+		clear(infos)
+		*infosp = infos[:0]
+		msgInfoPool.Put(infosp)
+	}()
 	groups := map[string][]int{}
 	var order []string
 	staticPath, isStatic := o.conf.path.Static()
@@ -309,10 +321,15 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 			continue
 		}
 		infos[i] = info
-		if _, ok := groups[path]; !ok {
+		idxs, ok := groups[path]
+		if !ok {
 			order = append(order, path)
+			if len(order) == 1 {
+				// Usually every message goes to one table.
+				idxs = make([]int, 0, len(batch)-i)
+			}
 		}
-		groups[path] = append(groups[path], i)
+		groups[path] = append(idxs, i)
 	}
 
 	o.detectUnreliable(infos)
@@ -330,9 +347,12 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 	}()
 	for _, path := range order {
 		idxs := groups[path]
-		sample := make([][]byte, 0, len(idxs))
-		for _, i := range idxs {
-			sample = append(sample, infos[i].payload)
+		sample := func() [][]byte {
+			rows := make([][]byte, 0, len(idxs))
+			for _, i := range idxs {
+				rows = append(rows, infos[i].payload)
+			}
+			return rows
 		}
 		tw, err := o.acquire(ctx, path, sample)
 		if err != nil {

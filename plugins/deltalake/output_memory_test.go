@@ -62,7 +62,7 @@ func TestDropRowsRebuildsOnlyRecordsWithCommittedOffsets(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 64\n", dir))
-	tw, err := out.acquire(ctx, dir, [][]byte{[]byte(`{"id":0}`)})
+	tw, err := out.acquire(ctx, dir, func() [][]byte { return [][]byte{[]byte(`{"id":0}`)} })
 	require.NoError(t, err)
 	defer out.release(tw)
 

@@ -141,7 +141,7 @@ func (tw *tableWriter) failedOpen() bool {
 }
 
 // waitOpen opens (or creates) the table once; concurrent callers wait.
-func (tw *tableWriter) waitOpen(ctx context.Context, sample [][]byte) error {
+func (tw *tableWriter) waitOpen(ctx context.Context, sample func() [][]byte) error {
 	tw.openMu.Lock()
 	defer tw.openMu.Unlock()
 	if tw.opened {
@@ -156,7 +156,7 @@ func (tw *tableWriter) waitOpen(ctx context.Context, sample [][]byte) error {
 	return nil
 }
 
-func (tw *tableWriter) open(ctx context.Context, sample [][]byte) error {
+func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	store, err := tw.o.openStore(ctx, tw.path)
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (tw *tableWriter) open(ctx context.Context, sample [][]byte) error {
 	}
 	table, err := delta.Open(ctx, store, opts)
 	if errors.Is(err, delta.ErrTableNotFound) {
-		table, err = tw.create(ctx, sample, opts)
+		table, err = tw.create(ctx, sample(), opts)
 	}
 	if err != nil {
 		return err
@@ -385,7 +385,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 
 	bufs := map[string]*callBuf{}
 	var order []string
-	var included []int
+	included := make([]int, 0, len(idxs))
 	reserved := exactlyonce.Offsets{}
 	var keyBuf []byte
 	// Row sources are only needed to rebuild a record without rows that
