@@ -261,9 +261,10 @@ input:
 }
 
 // TestWebhookE2EConcurrentForgedAndValid: many senders at once, every third
-// one forged. Requests that arrive together are handed to the pipeline
-// together; each valid one is answered 200 and published exactly once, each
-// forged one 401 and never published, whatever it was batched with.
+// one forged: each valid one is answered 200 and published exactly once, each
+// forged one 401 and never published. (Each request travels as its own
+// Benthos transaction: batching requests would let one request's outcome
+// leak into its batch-mates' in several Benthos stages.)
 func TestWebhookE2EConcurrentForgedAndValid(t *testing.T) {
 	broker := danubetest.Start(t)
 	addr := webhookFreeAddr(t)

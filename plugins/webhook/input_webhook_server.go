@@ -99,8 +99,6 @@ A message that fails verification must not be published. Two ways lead to the ri
 . Set `+"`error_handling.strict: true`"+` (or use a `+"`reject_errored`"+` output): a failed message is nacked instead of written. Verification failures of this distribution's processors (`+"`webhook_signature`"+`, `+"`jwt_verify`"+`, `+"`api_key`"+`) are answered 401 (400 for duplicate or malformed security headers); any processor error implementing `+"`WebhookStatus() int`"+` with a 4xx status gets that status; any other nack is answered 503.
 . Catch the error, mark the response with the metadata key `+"`webhook_status`"+`, register it with `+"`sync_response`"+` and drop the message. This works for any processor, for example `+"`json_schema`"+` failures answered 422: put a `+"`catch`"+` right after each step whose failures need their own status (see the examples).
 
-Requests that are waiting at the same moment are handed to the pipeline together as one batch (up to 32, never waiting to fill one), so under load one acknowledgement and one output write serve many requests. Each request still gets its own outcome: strict error handling rejects failed messages one by one and outputs report per-message failures, so a forged request fails alone, whatever it was batched with.
-
 For 4xx/5xx statuses coming from a sync response the body is still the fixed short one; for 2xx statuses the sync response message is the body (for challenge echoes such as Slack `+"`url_verification`"+`).
 
 == Listener sharing and streams mode
@@ -283,8 +281,8 @@ output:
 }
 
 func init() {
-	service.MustRegisterBatchInput("webhook_server", webhookServerInputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+	service.MustRegisterInput("webhook_server", webhookServerInputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Input, error) {
 			c, err := wsiConfigFromParsed(conf)
 			if err != nil {
 				return nil, err
@@ -606,78 +604,32 @@ func (w *webhookServerInput) Observe(endpoint string, status int, reason string,
 	w.mLatency.Timing(latency.Nanoseconds(), endpoint)
 }
 
-// maxHandOver bounds how many waiting requests one ReadBatch hands to the
-// pipeline together.
-const maxHandOver = 32
-
-// ReadBatch hands over the requests waiting at this moment as one batch,
-// without waiting for more: under load that is one hand-over, one
-// acknowledgement and one output write for many requests instead of one each,
-// and when idle a lone request goes at once. Each request still gets its own
-// outcome: a batch error is split per message (Benthos' strict error
-// handling rejects failed messages one by one, and outputs report per-message
-// failures), so a forged request never affects the others handed over with it.
-func (w *webhookServerInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	var first *pendingRequest
+func (w *webhookServerInput) Read(ctx context.Context) (*service.Message, service.AckFunc, error) {
 	// Under load a request is usually waiting already: take it without the
 	// cost of a three-way select.
 	select {
-	case first = <-w.pending:
+	case p := <-w.pending:
+		return w.handOver(p)
 	default:
-		select {
-		case first = <-w.pending:
-		case <-w.closing:
-			return nil, nil, service.ErrEndOfInput
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
 	}
+	select {
+	case p := <-w.pending:
+		return w.handOver(p)
+	case <-w.closing:
+		return nil, nil, service.ErrEndOfInput
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+func (w *webhookServerInput) handOver(p *pendingRequest) (*service.Message, service.AckFunc, error) {
 	select {
 	case <-w.closing:
 		// Its sender was answered 503 by Close; do not publish it.
 		return nil, nil, service.ErrEndOfInput
 	default:
 	}
-	reqs := []*pendingRequest{first}
-drain:
-	for len(reqs) < maxHandOver {
-		select {
-		case p := <-w.pending:
-			reqs = append(reqs, p)
-		default:
-			break drain
-		}
-	}
-	batch := make(service.MessageBatch, len(reqs))
-	for i, p := range reqs {
-		batch[i] = p.msg
-	}
-	if len(reqs) == 1 {
-		return batch, first.ack, nil
-	}
-	// The indexer must tag the messages before they leave: it is how a
-	// BatchError coming back is mapped onto the requests.
-	index := batch.Index()
-	return batch, func(ctx context.Context, err error) error {
-		var bErr *service.BatchError
-		if err == nil || !errors.As(err, &bErr) || bErr.IndexedErrors() == 0 {
-			for _, p := range reqs {
-				_ = p.ack(ctx, err)
-			}
-			return nil
-		}
-		errs := make([]error, len(reqs))
-		bErr.WalkMessagesIndexedBy(index, func(i int, _ *service.Message, merr error) bool {
-			if i >= 0 && i < len(errs) {
-				errs[i] = merr
-			}
-			return true
-		})
-		for i, p := range reqs {
-			_ = p.ack(ctx, errs[i])
-		}
-		return nil
-	}, nil
+	return p.msg, p.ack, nil
 }
 
 func (w *webhookServerInput) Close(ctx context.Context) error {

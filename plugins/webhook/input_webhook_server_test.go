@@ -574,7 +574,7 @@ func TestWebhookServerClose(t *testing.T) {
 	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err, "the listener must be closed")
 	assert.ErrorIs(t, in.Connect(context.Background()), service.ErrEndOfInput)
-	_, _, err = in.ReadBatch(context.Background())
+	_, _, err = in.Read(context.Background())
 	assert.ErrorIs(t, err, service.ErrEndOfInput)
 }
 
@@ -660,89 +660,4 @@ func TestWebhookServerExamplesLint(t *testing.T) {
 	for _, ex := range td.Examples {
 		assert.NoError(t, service.NewStreamBuilder().SetYAML(ex.Config), ex.Title)
 	}
-}
-
-// statusError is a processor error that asks for a status, as a failed
-// verification does.
-type statusError struct{ status int }
-
-func (e statusError) Error() string      { return fmt.Sprintf("failed with %d", e.status) }
-func (e statusError) WebhookStatus() int { return e.status }
-
-// Requests waiting together are handed over as one batch, and a batch error
-// gives each request its own outcome: the failed one gets its status, the
-// others 200.
-func TestWebhookServerHandsOverWaitingRequestsAsOneBatch(t *testing.T) {
-	addr := freeAddr(t)
-	pConf, err := webhookServerInputSpec().ParseYAML(fmt.Sprintf("address: %s\npath: /hook\ntimeout: 20s\nwrite_timeout: 30s", addr), nil)
-	require.NoError(t, err)
-	conf, err := wsiConfigFromParsed(pConf)
-	require.NoError(t, err)
-	in, err := newWebhookServerInput(conf, service.MockResources())
-	require.NoError(t, err)
-	require.NoError(t, in.Connect(context.Background()))
-	t.Cleanup(func() { _ = in.Close(context.Background()) })
-
-	const n = 5
-	statuses := make(map[string]chan int, n)
-	for i := range n {
-		body := fmt.Sprintf("event-%d", i)
-		statuses[body] = make(chan int, 1)
-		go func() {
-			res, err := http.Post("http://"+addr+"/hook", "text/plain", strings.NewReader(body))
-			if err != nil {
-				statuses[body] <- 0
-				return
-			}
-			res.Body.Close()
-			statuses[body] <- res.StatusCode
-		}()
-	}
-	require.Eventually(t, func() bool { return len(in.pending) == n }, 10*time.Second, 5*time.Millisecond)
-
-	batch, ack, err := in.ReadBatch(context.Background())
-	require.NoError(t, err)
-	require.Len(t, batch, n, "every waiting request is handed over at once")
-	forged := -1
-	for i, m := range batch {
-		b, err := m.AsBytes()
-		require.NoError(t, err)
-		if string(b) == "event-3" {
-			forged = i
-		}
-	}
-	require.GreaterOrEqual(t, forged, 0)
-	// As a pipeline returns it: copies of the messages, the failed one marked.
-	out := batch.Copy()
-	require.NoError(t, ack(context.Background(), service.NewBatchError(out, statusError{401}).Failed(forged, statusError{401})))
-
-	for body, ch := range statuses {
-		want := 200
-		if body == "event-3" {
-			want = 401
-		}
-		select {
-		case got := <-ch:
-			assert.Equal(t, want, got, body)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no answer for %s", body)
-		}
-	}
-
-	// A lone request is handed over alone, without waiting for company.
-	lone := make(chan int, 1)
-	go func() {
-		res, err := http.Post("http://"+addr+"/hook", "text/plain", strings.NewReader("alone"))
-		if err != nil {
-			lone <- 0
-			return
-		}
-		res.Body.Close()
-		lone <- res.StatusCode
-	}()
-	batch, ack, err = in.ReadBatch(context.Background())
-	require.NoError(t, err)
-	require.Len(t, batch, 1)
-	require.NoError(t, ack(context.Background(), errors.New("output down")))
-	assert.Equal(t, 503, <-lone)
 }
