@@ -402,7 +402,9 @@ func (o *danubeOutput) WriteBatch(ctx context.Context, batch service.MessageBatc
 		return nil
 	}
 	o.mErrors.Incr(failed)
-	if ctx.Err() != nil {
+	// Cancelled (shutdown) after part of the batch got through: the
+	// batch error below says which, so only the rest is sent again.
+	if ctx.Err() != nil && sent == 0 {
 		return ctx.Err()
 	}
 	if sent == 0 && lost == failed {

@@ -386,3 +386,39 @@ func TestOutputCloseDoesNotWaitOutSendBackoff(t *testing.T) {
 		t.Fatal("WriteBatch did not end when the output closed")
 	}
 }
+
+// When the write is cancelled (shutdown) after part of a batch reached the
+// broker, only the unsent messages fail, so only they are sent again.
+func TestOutputCancelledWriteFailsOnlyUnsentMessages(t *testing.T) {
+	b := danubetest.Start(t)
+	topic := testTopic(t)
+	out := newTestOutput(t, fmt.Sprintf("url: %s\ntopic: %s\nbackoff: { initial_interval: 1h, max_interval: 1h, max_retries: 3 }\n", b.URL(), topic))
+	var retries atomic.Int64
+	out.conf.client.OnRetry = func(error) { retries.Add(1) }
+	require.NoError(t, out.Connect(context.Background()))
+
+	// The first send fails and waits in its one-hour backoff; the others
+	// go through.
+	b.FailNext("SendMessage", codes.Unavailable, 1)
+	batch := service.MessageBatch{
+		service.NewMessage([]byte("a")), service.NewMessage([]byte("b")), service.NewMessage([]byte("c")),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	written := make(chan error, 1)
+	go func() { written <- out.WriteBatch(ctx, batch) }()
+	require.Eventually(t, func() bool {
+		st, ok := b.Stats(topic)
+		return retries.Load() == 1 && ok && st.Messages == 2
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+
+	var err error
+	select {
+	case err = <-written:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteBatch did not end when its context was cancelled")
+	}
+	var bErr *service.BatchError
+	require.ErrorAs(t, err, &bErr, "a cancelled write that sent some messages must say which failed")
+	assert.Equal(t, 1, bErr.IndexedErrors())
+}
