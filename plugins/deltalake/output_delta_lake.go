@@ -145,7 +145,7 @@ For throughput, few large calls beat many small ones:
 - `+"`batching`"+`: `+"`count: 2000`"+` and `+"`period: 50ms`"+` (the default when the field is left out), so that thousands of rows share one call;
 - `+"`max_in_flight: 4`"+` (the default): two calls decode while two wait for their commit. On a 2-core machine, with 330-byte
   nested events from the `+"`file`"+` input into a local table, this measured 0.6-0.8 of the same pipeline into `+"`drop`"+`
-  (varying with other load) at about 190 MB resident; 16 in flight made it slower and larger (0.57 of `+"`drop`"+`, 355 MB peak). Raise it (8-16) when commits
+  (varying with other load) at about 145 MB resident (median; 165-175 MB peak), the same at 1 and 2 GiB written; 16 in flight made it slower and larger (0.57 of `+"`drop`"+`, 355 MB peak). Raise it (8-16) when commits
   are slow (remote object stores, 100 ms or more per commit) and memory allows;
 - `+"`compression: zstd`"+` (level 1) writes files about a third smaller than `+"`snappy`"+` for about 10% more encoding time;
 - `+"`flush_period`"+` bounds the latency; commits usually happen sooner, as soon as half of the calls in flight wait.
