@@ -75,3 +75,36 @@ func TestUpdateWithoutNewCommitsDoesNotList(t *testing.T) {
 	appendN(t, tbl, "ours", 1)
 	require.EqualValues(t, 32, tbl.Version())
 }
+
+// TestCheckpointFromHintDoesNotList checks that an appender's checkpoint
+// (WithoutFiles) starts from the checkpoint named by _last_checkpoint
+// without listing the log, and that the result holds every file.
+func TestCheckpointFromHintDoesNotList(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemStore()
+	buildLog(t, mem, 12)
+	store := &listCountingStore{memStore: mem}
+	tbl, err := Open(ctx, store, TableOptions{WithoutFiles: true, CheckpointInterval: -1})
+	require.NoError(t, err)
+	_, err = tbl.Checkpoint(ctx, 12) // no hint yet: lists and loads
+	require.NoError(t, err)
+	appendN(t, tbl, "tail", 5)
+
+	store.lists = 0
+	lc, err := tbl.Checkpoint(ctx, 17)
+	require.NoError(t, err)
+	require.Zero(t, store.lists, "the checkpoint listed the log although _last_checkpoint names the previous one")
+	require.EqualValues(t, 17, lc.Version)
+	require.EqualValues(t, 17, lc.NumOfAddFiles)
+
+	snap, err := Load(ctx, mem)
+	require.NoError(t, err)
+	require.EqualValues(t, 17, snap.Version())
+	require.Equal(t, 17, snap.NumFiles())
+
+	// A commit missing after the hinted checkpoint is still an error.
+	appendN(t, tbl, "more", 2)
+	require.NoError(t, mem.Delete(ctx, CommitKey(18)))
+	_, err = checkpointFromLog(ctx, store, 19, CheckpointOptions{})
+	require.ErrorIs(t, err, objstore.ErrNotExist)
+}
