@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -321,9 +322,16 @@ func strList(a arrow.Array, i int) []string {
 	return out
 }
 
+// randomAccessMemoryBytes is the largest object openRandomAccess keeps in
+// memory; larger ones (checkpoints of big tables, data files being
+// compacted) are spooled to a temporary file.
+var randomAccessMemoryBytes int64 = 8 << 20
+
 // openRandomAccess returns a random-access reader over an object: the
 // store's own stream when it supports ReadAt+Seek (local files, so a large
-// checkpoint is not copied into memory), else the whole object in memory.
+// checkpoint is not copied into memory), else the object in memory when it
+// is small, or in a temporary file, so that memory does not grow with the
+// size of the table's checkpoint.
 func openRandomAccess(ctx context.Context, store objstore.Store, key string) (parquet.ReaderAtSeeker, func(), error) {
 	rc, err := store.Open(ctx, key)
 	if err != nil {
@@ -332,12 +340,31 @@ func openRandomAccess(ctx context.Context, store objstore.Store, key string) (pa
 	if ras, ok := rc.(parquet.ReaderAtSeeker); ok {
 		return ras, func() { _ = rc.Close() }, nil
 	}
-	data, err := io.ReadAll(rc)
-	_ = rc.Close()
+	defer rc.Close()
+	head, err := io.ReadAll(io.LimitReader(rc, randomAccessMemoryBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", key, err)
 	}
-	return bytes.NewReader(data), func() {}, nil
+	if int64(len(head)) <= randomAccessMemoryBytes {
+		return bytes.NewReader(head), func() {}, nil
+	}
+	f, err := os.CreateTemp("", "danube-connect-delta-*.parquet")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spooling %s: %w", key, err)
+	}
+	discard := func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	if _, err := f.Write(head); err != nil {
+		discard()
+		return nil, nil, fmt.Errorf("spooling %s: %w", key, err)
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		discard()
+		return nil, nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return f, discard, nil
 }
 
 // ---- writing ----

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -107,4 +108,44 @@ func TestCheckpointFromHintDoesNotList(t *testing.T) {
 	require.NoError(t, mem.Delete(ctx, CommitKey(18)))
 	_, err = checkpointFromLog(ctx, store, 19, CheckpointOptions{})
 	require.ErrorIs(t, err, objstore.ErrNotExist)
+}
+
+// TestLargeCheckpointIsSpooledNotHeld checks that a checkpoint read from a
+// store without random access (cloud stores) is spooled to a temporary
+// file above randomAccessMemoryBytes, reads back completely, and that the
+// file is removed afterwards.
+func TestLargeCheckpointIsSpooledNotHeld(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemStore() // Open returns a plain stream, as the cloud stores do
+	tbl := buildLog(t, mem, 40)
+	_, err := tbl.Checkpoint(ctx, 40)
+	require.NoError(t, err)
+	data, err := mem.Get(ctx, CheckpointKey(40))
+	require.NoError(t, err)
+
+	spool := t.TempDir()
+	t.Setenv("TMPDIR", spool)
+	old := randomAccessMemoryBytes
+	randomAccessMemoryBytes = int64(len(data)) / 4
+	t.Cleanup(func() { randomAccessMemoryBytes = old })
+
+	src, done, err := openRandomAccess(ctx, mem, CheckpointKey(40))
+	require.NoError(t, err)
+	_, isFile := src.(*os.File)
+	require.True(t, isFile, "a checkpoint above the limit must be spooled")
+	entries, err := os.ReadDir(spool)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	done()
+	entries, err = os.ReadDir(spool)
+	require.NoError(t, err)
+	require.Empty(t, entries, "the spool file is removed")
+
+	snap, err := Load(ctx, mem)
+	require.NoError(t, err)
+	require.EqualValues(t, 40, snap.Version())
+	require.Equal(t, 40, snap.NumFiles())
+	entries, err = os.ReadDir(spool)
+	require.NoError(t, err)
+	require.Empty(t, entries)
 }
