@@ -560,6 +560,7 @@ func (tw *tableWriter) run() {
 		var f *flush
 		if len(tw.queue) > 0 {
 			f = tw.queue[0]
+			tw.queue[0] = nil // the dead prefix must not keep settled flushes
 			tw.queue = tw.queue[1:]
 		}
 		closing := tw.closing
