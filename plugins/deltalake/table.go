@@ -156,6 +156,10 @@ func (tw *tableWriter) waitOpen(ctx context.Context, sample func() [][]byte) err
 	return nil
 }
 
+// logCleanupInterval is how often a table writer at most deletes expired log
+// files after a checkpoint.
+const logCleanupInterval = time.Hour
+
 func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	store, err := tw.o.openStore(ctx, tw.path)
 	if err != nil {
@@ -170,6 +174,20 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 		OnCheckpoint: func(version int64, err error) {
 			if err != nil {
 				tw.o.log.Warnf("Checkpoint %d of table %s: %v", version, tw.path, err)
+			}
+		},
+		// As Spark, delete log files older than delta.logRetentionDuration
+		// (30 days) after checkpoints, so that a stream committing every
+		// second does not grow _delta_log without bound; hourly, since
+		// each cleanup lists the log.
+		LogCleanupInterval: logCleanupInterval,
+		OnLogCleanup: func(deleted []string, err error) {
+			if err != nil {
+				tw.o.log.Warnf("Cleaning up expired log files of table %s: %v", tw.path, err)
+				return
+			}
+			if len(deleted) > 0 {
+				tw.o.log.Debugf("Deleted %d expired log files of table %s", len(deleted), tw.path)
 			}
 		},
 	}

@@ -54,3 +54,56 @@ func TestCleanupLogKeepsNewestExpiredCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, deleted)
 }
+
+// A table with LogCleanupInterval cleans up expired log files after its
+// background checkpoints, at most once per interval, and never when the table
+// sets delta.enableExpiredLogCleanup to false.
+func TestBackgroundCheckpointCleansUpExpiredLog(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	old := func() time.Time { return now.Add(-40 * 24 * time.Hour) }
+
+	store := newMemStore()
+	store.now = old // every log file is older than the 30-day retention
+	cleanups := make(chan []string, 8)
+	opts := TableOptions{CheckpointInterval: 10, LogCleanupInterval: time.Hour, Now: func() time.Time { return now },
+		OnLogCleanup: func(deleted []string, err error) {
+			if err != nil {
+				t.Errorf("log cleanup: %v", err)
+			}
+			cleanups <- deleted
+		}}
+	tbl := testCreate(t, store, nil, opts)
+	appendN(t, tbl, "a", 10) // version 10: checkpoint, then cleanup
+	select {
+	case deleted := <-cleanups:
+		assert.Len(t, deleted, 10, "commits 0..9")
+		assert.Contains(t, deleted, CommitKey(0))
+		assert.NotContains(t, deleted, CommitKey(10))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no log cleanup after the background checkpoint")
+	}
+	want := tbl.Snapshot()
+	got, err := Load(ctx, store)
+	require.NoError(t, err)
+	snapshotsEqual(t, want, got)
+
+	// The next checkpoint comes within the hour: no second cleanup.
+	appendN(t, tbl, "b", 10)
+	require.NoError(t, tbl.Close(ctx))
+	assert.Empty(t, cleanups)
+	_, err = store.Get(ctx, CommitKey(10))
+	require.NoError(t, err, "commit 10 is kept until the next cleanup")
+
+	// A table that opts out keeps its log.
+	store2 := newMemStore()
+	store2.now = old
+	tbl2, err := Create(ctx, store2, CreateOptions{Schema: mustSchema(t, baseSchema),
+		Configuration: map[string]string{ConfigEnableExpiredLogCleanup: "false"}}, opts)
+	require.NoError(t, err)
+	appendN(t, tbl2, "a", 10)
+	require.NoError(t, tbl2.Close(ctx))
+	assert.Empty(t, cleanups)
+	_, err = store2.Get(ctx, CommitKey(0))
+	require.NoError(t, err)
+}

@@ -33,6 +33,7 @@ const (
 	ConfigCheckpointStatsAsStruct  = "delta.checkpoint.writeStatsAsStruct"
 	ConfigCheckpointStatsAsJSON    = "delta.checkpoint.writeStatsAsJson"
 	ConfigDeletedFileRetention     = "delta.deletedFileRetentionDuration"
+	ConfigEnableExpiredLogCleanup  = "delta.enableExpiredLogCleanup"
 	ConfigColumnMappingMode        = "delta.columnMapping.mode"
 	ConfigEnableDeletionVectors    = "delta.enableDeletionVectors"
 	ConfigEnableRowTracking        = "delta.enableRowTracking"

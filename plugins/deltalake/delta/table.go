@@ -54,6 +54,14 @@ type TableOptions struct {
 	RetryBackoff time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// LogCleanupInterval, when positive, deletes expired log files
+	// (CleanupLog, as Spark does at checkpoint time) after a background
+	// checkpoint, at most once per interval, unless the table sets
+	// delta.enableExpiredLogCleanup to false. Cleanup lists _delta_log, so
+	// doing it after every checkpoint would cost more than it saves.
+	LogCleanupInterval time.Duration
+	// OnLogCleanup, if set, is called after each such cleanup.
+	OnLogCleanup func(deleted []string, err error)
 	// WithoutFiles keeps only version, protocol, metadata, txns and domain
 	// metadata in memory, not the data files and tombstones, so memory does
 	// not grow with the table (appenders need nothing more). Optimize,
@@ -97,6 +105,9 @@ type Table struct {
 	cpBusy   bool
 	cpNext   int64 // newest version waiting for a background checkpoint, -1 none
 	closed   bool
+	// lastLogCleanup is when the background loop last cleaned up the log
+	// (only touched by checkpointLoop, which runs one at a time).
+	lastLogCleanup time.Time
 }
 
 func newTable(store objstore.Store, snap *Snapshot, opts TableOptions) *Table {
@@ -858,6 +869,32 @@ func (t *Table) checkpointLoop() {
 		if t.opts.OnCheckpoint != nil {
 			t.opts.OnCheckpoint(v, err)
 		}
+		if err == nil {
+			t.maybeCleanupLog()
+		}
+	}
+}
+
+// maybeCleanupLog runs CleanupLog after a background checkpoint when it is
+// enabled and its interval has passed.
+func (t *Table) maybeCleanupLog() {
+	if t.opts.LogCleanupInterval <= 0 {
+		return
+	}
+	now := t.opts.Now()
+	if !t.lastLogCleanup.IsZero() && now.Sub(t.lastLogCleanup) < t.opts.LogCleanupInterval {
+		return
+	}
+	t.mu.RLock()
+	enabled := t.snap.metadata.Configuration[ConfigEnableExpiredLogCleanup]
+	t.mu.RUnlock()
+	if strings.EqualFold(enabled, "false") {
+		return
+	}
+	t.lastLogCleanup = now
+	deleted, err := t.CleanupLog(t.bgCtx, CleanupOptions{})
+	if t.opts.OnLogCleanup != nil {
+		t.opts.OnLogCleanup(deleted, err)
 	}
 }
 
