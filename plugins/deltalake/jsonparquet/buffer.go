@@ -110,8 +110,11 @@ func (b *Buffer) Reserve(rows int) {
 			bn.b.Reserve(rows)
 		}
 		if per := bn.n.dataPerRow; per > 0 {
-			want := per * int64(rows)
-			bn.b.(binaryDataBuilder).ReserveData(int(want + want/8))
+			// A guess: capped, because one unusual record must not
+			// make the next call reserve gigabytes (builders grow on
+			// demand beyond it anyway).
+			want := min(per*int64(rows)*9/8, maxReservedDataBytes)
+			bn.b.(binaryDataBuilder).ReserveData(int(want))
 		}
 		for i := range bn.children {
 			// One value per row only below structs.
@@ -123,6 +126,14 @@ func (b *Buffer) Reserve(rows int) {
 	}
 }
 
+const (
+	// maxReservedDataBytes caps Reserve's string/binary data guess per column.
+	maxReservedDataBytes = 16 << 20
+	// minLearnRows is the fewest rows a record needs for Reserve to learn
+	// its data sizes.
+	minLearnRows = 64
+)
+
 // binaryDataBuilder is the part of array.BinaryBuilder (and of
 // array.StringBuilder, which embeds it) that Reserve uses.
 type binaryDataBuilder interface {
@@ -133,7 +144,8 @@ type binaryDataBuilder interface {
 // learnDataSizes records the data bytes per row of the buffered string and
 // binary columns for the next Reserve.
 func (b *Buffer) learnDataSizes() {
-	if b.rows == 0 {
+	if b.rows < minLearnRows {
+		// Too few rows to stand for the next call's.
 		return
 	}
 	var learn func(bn *bnode)

@@ -2,6 +2,7 @@ package jsonparquet
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -91,4 +92,35 @@ func TestBufferReserveSizesStringDataFromLastRecord(t *testing.T) {
 	tags := second.Column(3).(*array.List).ListValues().(*array.String)
 	require.LessOrEqual(t, after-before, int64(4*tags.Len()*2+64), "string data grew although it was reserved")
 	require.True(t, array.RecordEqual(first, second), "a reserved buffer must produce the same record")
+}
+
+// One call carrying a single huge message must not make the next call's
+// Reserve allocate its size times the next call's row count.
+func TestBufferReserveAfterOneLargeRowStaysBounded(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "body", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	d, err := NewDecoder(schema, DecoderOptions{})
+	require.NoError(t, err)
+	big := d.NewBuffer(nil)
+	require.NoError(t, big.AppendJSON(fmt.Appendf(nil, `{"id":0,"body":"%s"}`, strings.Repeat("x", 1<<20))))
+	big.NewRecord().Release()
+	big.Release()
+
+	small := d.NewBuffer(nil)
+	defer small.Release()
+	small.Reserve(3000)
+	require.Less(t, small.AllocatedBytes(), int64(64<<20), "allocated %d MiB", small.AllocatedBytes()>>20)
+
+	// Many large rows in one record: the guess is capped all the same.
+	many := d.NewBuffer(nil)
+	for i := range minLearnRows {
+		require.NoError(t, many.AppendJSON(fmt.Appendf(nil, `{"id":%d,"body":"%s"}`, i, strings.Repeat("y", 256<<10))))
+	}
+	many.NewRecord().Release()
+	many.Release()
+	next := d.NewBuffer(nil)
+	defer next.Release()
+	next.Reserve(10000)
+	require.Less(t, next.AllocatedBytes(), int64(64<<20), "allocated %d MiB", next.AllocatedBytes()>>20)
 }
