@@ -26,6 +26,11 @@ var (
 	ErrAppendOnly = errors.New("table is append-only")
 	// ErrTooManyCommitAttempts: the commit lost the race too many times.
 	ErrTooManyCommitAttempts = errors.New("too many commit attempts")
+	// ErrBehindLogCleanup: log files this Table still needs to catch up were
+	// deleted by log cleanup after newer checkpoints (it was idle longer than
+	// delta.logRetentionDuration while others committed). Committing would
+	// land in a cleaned-up slot no reader sees; reopen the table instead.
+	ErrBehindLogCleanup = errors.New("table state is older than the cleaned-up log")
 )
 
 // TransactionConflictError reports a txn (appId) conflict found while

@@ -107,3 +107,49 @@ func TestBackgroundCheckpointCleansUpExpiredLog(t *testing.T) {
 	_, err = store2.Get(ctx, CommitKey(0))
 	require.NoError(t, err)
 }
+
+// A writer idle for longer than the log retention while another one committed
+// and cleaned up must not take its next version for free: that slot was
+// cleaned up and no reader would see a commit there. Its refresh fails with
+// ErrBehindLogCleanup, and a reopened table commits visibly.
+func TestStaleWriterBehindLogCleanupRefusesToCommit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	store := newMemStore()
+	store.now = func() time.Time { return now.Add(-40 * 24 * time.Hour) }
+	opts := TableOptions{CheckpointInterval: -1, Now: func() time.Time { return now }}
+	b := testCreate(t, store, nil, opts)
+	a, err := Open(ctx, store, opts) // the idle writer, at version 0
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close(ctx) })
+	appendN(t, b, "b", 12)
+	_, err = b.Checkpoint(ctx, 10)
+	require.NoError(t, err)
+	deleted, err := b.CleanupLog(ctx, CleanupOptions{})
+	require.NoError(t, err)
+	require.Contains(t, deleted, CommitKey(1))
+	require.Contains(t, deleted, CommitKey(0))
+
+	// Writers refresh before committing (the delta_lake output does).
+	_, err = a.Update(ctx)
+	require.ErrorIs(t, err, ErrBehindLogCleanup)
+	_, err = store.Get(ctx, CommitKey(1))
+	require.Error(t, err, "nothing was written into the cleaned-up slot")
+
+	reopened, err := Open(ctx, store, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reopened.Close(ctx) })
+	tx := reopened.NewTransaction()
+	add := newAdd("")
+	tx.Adds = []Add{add}
+	res, err := reopened.Commit(ctx, tx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 13, res.Version)
+	snap, err := Load(ctx, store)
+	require.NoError(t, err)
+	found := false
+	for _, f := range snap.Files() {
+		found = found || f.Path == add.Path
+	}
+	assert.True(t, found)
+}
