@@ -62,10 +62,16 @@ func (tw *tableWriter) settle(f *flush) {
 // changes and returns the offsets of f that are already committed.
 func (tw *tableWriter) refresh(ctx context.Context, f *flush) (exactlyonce.Offsets, error) {
 	entries, err := tw.table.Update(ctx)
+	reopened := false
+	if errors.Is(err, delta.ErrBehindLogCleanup) {
+		if err = tw.reopen(ctx); err == nil {
+			reopened = true
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading new commits: %w", err)
 	}
-	schemaChanged := false
+	schemaChanged := reopened
 	for _, e := range entries {
 		tw.ledger.Observe(e.Version, commitOffsets(e))
 		for i := range e.Actions {
@@ -74,7 +80,7 @@ func (tw *tableWriter) refresh(ctx context.Context, f *flush) (exactlyonce.Offse
 			}
 		}
 	}
-	if len(entries) > 0 {
+	if len(entries) > 0 || reopened {
 		if err := tw.table.CanWrite(); err != nil {
 			return nil, err
 		}

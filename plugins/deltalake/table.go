@@ -160,12 +160,8 @@ func (tw *tableWriter) waitOpen(ctx context.Context, sample func() [][]byte) err
 // files after a checkpoint.
 const logCleanupInterval = time.Hour
 
-func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
-	store, err := tw.o.openStore(ctx, tw.path)
-	if err != nil {
-		return err
-	}
-	tw.store = store
+// tableOptions are the options every delta.Table of this writer opens with.
+func (tw *tableWriter) tableOptions() delta.TableOptions {
 	opts := delta.TableOptions{
 		EngineInfo:         "danube-connect",
 		CheckpointInterval: tw.o.conf.checkpointEvery,
@@ -194,6 +190,37 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	if opts.CheckpointInterval == 0 {
 		opts.CheckpointInterval = -1
 	}
+	return opts
+}
+
+// reopen replaces a table that fell behind log cleanup (idle for longer than
+// delta.logRetentionDuration while other writers committed) with one loaded
+// from the newest checkpoint, and folds the commits still in the log into the
+// committed offsets, as at start-up. Only the flusher calls it.
+func (tw *tableWriter) reopen(ctx context.Context) error {
+	table, err := delta.Open(ctx, tw.store, tw.tableOptions())
+	if err != nil {
+		return err
+	}
+	old := tw.table
+	tw.table = table
+	_ = old.Close(ctx)
+	if tw.o.conf.exactlyOnce {
+		if err := tw.loadHistory(ctx); err != nil {
+			return err
+		}
+	}
+	tw.o.log.Warnf("Table %s: this writer fell behind the table's log cleanup; reloaded it at version %d", tw.path, table.Version())
+	return nil
+}
+
+func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
+	store, err := tw.o.openStore(ctx, tw.path)
+	if err != nil {
+		return err
+	}
+	tw.store = store
+	opts := tw.tableOptions()
 	table, err := delta.Open(ctx, store, opts)
 	if errors.Is(err, delta.ErrTableNotFound) {
 		table, err = tw.create(ctx, sample(), opts)
