@@ -159,8 +159,9 @@ For throughput, few large calls beat many small ones:
 deletes data files that no version within `+"`vacuum.retention`"+` references, including orphans of crashed writers.
 Both can also be run by hand: `+"`danube-connect delta optimize <table-url>`"+` and `+"`danube-connect delta vacuum <table-url>`"+`.
 
-As Spark does, log files older than the table's `+"`delta.logRetentionDuration`"+` (default 30 days) are deleted after
-a checkpoint (at most hourly per table) when the newest checkpoint within that period makes them unnecessary, so that
+As Spark does, log files older than the table's `+"`delta.logRetentionDuration`"+` (default 30 days, but never less than
+`+"`exactly_once.history_period`"+`) are deleted after a checkpoint (at most hourly per table) when the newest
+checkpoint within that period makes them unnecessary, so that
 a stream committing every second does not grow `+"`_delta_log`"+` without bound; time travel reaches back as far as
 the retention. Set the table property `+"`delta.enableExpiredLogCleanup`"+` to `+"`false`"+` to keep every log file.
 `+"\n\n"+service.OutputPerformanceDocs(true, true)).

@@ -177,6 +177,9 @@ func (tw *tableWriter) tableOptions() delta.TableOptions {
 		// second does not grow _delta_log without bound; hourly, since
 		// each cleanup lists the log.
 		LogCleanupInterval: logCleanupInterval,
+		// The exactly-once history is rebuilt from the commits of the
+		// last history_period: never clean those up.
+		MinLogRetention: tw.o.conf.historyPeriod,
 		OnLogCleanup: func(deleted []string, err error) {
 			if err != nil {
 				tw.o.log.Warnf("Cleaning up expired log files of table %s: %v", tw.path, err)

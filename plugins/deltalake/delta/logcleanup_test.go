@@ -153,3 +153,34 @@ func TestStaleWriterBehindLogCleanupRefusesToCommit(t *testing.T) {
 	}
 	assert.True(t, found)
 }
+
+// MinLogRetention keeps log files that a short delta.logRetentionDuration
+// would let the background cleanup delete.
+func TestBackgroundLogCleanupHonoursMinLogRetention(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		floor       time.Duration
+		wantDeleted bool
+	}{{0, true}, {7 * 24 * time.Hour, false}} {
+		store := newMemStore()
+		store.now = func() time.Time { return now.Add(-5 * 24 * time.Hour) } // files 5 days old
+		cleanups := make(chan []string, 4)
+		tbl, err := Create(ctx, store, CreateOptions{Schema: mustSchema(t, baseSchema),
+			Configuration: map[string]string{ConfigLogRetention: "interval 1 days"}},
+			TableOptions{CheckpointInterval: 10, LogCleanupInterval: time.Hour, MinLogRetention: tc.floor,
+				Now: func() time.Time { return now },
+				OnLogCleanup: func(deleted []string, err error) {
+					if err != nil {
+						t.Errorf("log cleanup: %v", err)
+					}
+					cleanups <- deleted
+				}})
+		require.NoError(t, err)
+		appendN(t, tbl, "a", 10)
+		require.NoError(t, tbl.Close(ctx))
+		require.Len(t, cleanups, 1, "floor %v", tc.floor)
+		deleted := <-cleanups
+		assert.Equal(t, tc.wantDeleted, len(deleted) > 0, "floor %v deleted %v", tc.floor, deleted)
+	}
+}

@@ -60,6 +60,10 @@ type TableOptions struct {
 	// delta.enableExpiredLogCleanup to false. Cleanup lists _delta_log, so
 	// doing it after every checkpoint would cost more than it saves.
 	LogCleanupInterval time.Duration
+	// MinLogRetention keeps log files at least this long in that cleanup
+	// even when delta.logRetentionDuration is shorter (a writer that
+	// rebuilds state from recent commits needs them).
+	MinLogRetention time.Duration
 	// OnLogCleanup, if set, is called after each such cleanup.
 	OnLogCleanup func(deleted []string, err error)
 	// WithoutFiles keeps only version, protocol, metadata, txns and domain
@@ -904,7 +908,21 @@ func (t *Table) maybeCleanupLog() {
 		return
 	}
 	t.lastLogCleanup = now
-	deleted, err := t.CleanupLog(t.bgCtx, CleanupOptions{})
+	var opts CleanupOptions
+	if floor := t.opts.MinLogRetention; floor > 0 {
+		opts.Retention = floor
+		t.mu.RLock()
+		v := t.snap.metadata.Configuration[ConfigLogRetention]
+		t.mu.RUnlock()
+		retention := 30 * 24 * time.Hour
+		if v != "" {
+			if d, err := ParseInterval(v); err == nil {
+				retention = d
+			}
+		}
+		opts.Retention = max(retention, floor)
+	}
+	deleted, err := t.CleanupLog(t.bgCtx, opts)
 	if t.opts.OnLogCleanup != nil {
 		t.opts.OnLogCleanup(deleted, err)
 	}
