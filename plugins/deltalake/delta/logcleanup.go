@@ -15,6 +15,8 @@ const ConfigLogRetention = "delta.logRetentionDuration"
 type CleanupOptions struct {
 	// Retention overrides delta.logRetentionDuration (default 30 days).
 	Retention time.Duration
+	// MinRetention keeps files at least this long whatever the retention.
+	MinRetention time.Duration
 	// DryRun lists what would be deleted without deleting.
 	DryRun bool
 }
@@ -37,6 +39,7 @@ func (t *Table) CleanupLog(ctx context.Context, opts CleanupOptions) ([]string, 
 			retention = d
 		}
 	}
+	retention = max(retention, opts.MinRetention)
 	cutoff := t.opts.Now().Add(-retention)
 	objs, err := t.store.List(ctx, LogDir, "")
 	if err != nil {

@@ -908,21 +908,7 @@ func (t *Table) maybeCleanupLog() {
 		return
 	}
 	t.lastLogCleanup = now
-	var opts CleanupOptions
-	if floor := t.opts.MinLogRetention; floor > 0 {
-		opts.Retention = floor
-		t.mu.RLock()
-		v := t.snap.metadata.Configuration[ConfigLogRetention]
-		t.mu.RUnlock()
-		retention := 30 * 24 * time.Hour
-		if v != "" {
-			if d, err := ParseInterval(v); err == nil {
-				retention = d
-			}
-		}
-		opts.Retention = max(retention, floor)
-	}
-	deleted, err := t.CleanupLog(t.bgCtx, opts)
+	deleted, err := t.CleanupLog(t.bgCtx, CleanupOptions{MinRetention: t.opts.MinLogRetention})
 	if t.opts.OnLogCleanup != nil {
 		t.opts.OnLogCleanup(deleted, err)
 	}
