@@ -378,7 +378,7 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 			}
 			continue
 		}
-		s.cpu, s.brokerCPU = processCPU(cmd.Process.Pid), selfCPU()
+		s.cpu, s.brokerCPU = processCPU(cmd.Process.Pid), protoceiling.SelfCPU()
 		if first.at.IsZero() && s.sent > 0 {
 			first = s
 		}
@@ -462,12 +462,6 @@ func processCPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scrape reads output_sent for the matching path and the Go malloc counter.

@@ -231,7 +231,7 @@ func Measure(n, inFlight, payloadBytes int, consume bool) (res Result, err error
 	}
 
 	payload := []byte(strings.Repeat("x", payloadBytes))
-	start, startCPU := time.Now(), selfCPU()
+	start, startCPU := time.Now(), SelfCPU()
 	var next atomic.Int64
 	var senders sync.WaitGroup
 	for range inFlight {
@@ -273,11 +273,12 @@ func Measure(n, inFlight, payloadBytes int, consume bool) (res Result, err error
 	default:
 	}
 	res.Rate = float64(n) / time.Since(start).Seconds()
-	clientCPU = selfCPU() - startCPU
+	clientCPU = SelfCPU() - startCPU
 	return res, nil
 }
 
-func selfCPU() time.Duration {
+// SelfCPU is this process's user+system CPU time so far.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
