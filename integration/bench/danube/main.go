@@ -237,7 +237,12 @@ output:
 }
 
 func (bn *bench) consume(name, topic, sub, consumer string, n int) (result, error) {
-	cfg := fmt.Sprintf(`
+	return bn.runProcess(name, []string{bn.consumerConfig(topic, sub, consumer)}, "root.output", int64(n))
+}
+
+// consumerConfig is a danube input on a shared subscription into drop.
+func (bn *bench) consumerConfig(topic, sub, consumer string) string {
+	return fmt.Sprintf(`
 input:
   danube:
     url: %s
@@ -248,7 +253,6 @@ input:
 output:
   drop: {}
 `, bn.url, topic, sub, consumer, clientTuning)
-	return bn.runProcess(name, []string{cfg}, "root.output", int64(n))
 }
 
 // endToEnd runs a producing and a consuming stream in one process (streams
@@ -269,19 +273,8 @@ output:
     max_in_flight: %d
     batching: { count: 100, period: 5ms }%s
 `, n, payloadMapping, bn.url, topic, e2eInFlight, clientTuning)
-	consumerCfg := fmt.Sprintf(`
-input:
-  danube:
-    url: %s
-    topics: [ %s ]
-    subscription: %s
-    subscription_type: shared
-    consumer_name: %s%s
-output:
-  drop: {}
-`, bn.url, topic, sub, consumer, clientTuning)
 	return bn.runProcess("end to end: generate -> danube -> danube -> drop (1 process)",
-		[]string{producer, consumerCfg}, `stream="consume"`, int64(n))
+		[]string{producer, bn.consumerConfig(topic, sub, consumer)}, `stream="consume"`, int64(n))
 }
 
 // prepareSubscription creates the topic and a subscription that the
