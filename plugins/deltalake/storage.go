@@ -68,9 +68,9 @@ var storageOptions = []storageOption{
 		str: func(o *objstore.Options) *string { return &o.Azure.SASToken }},
 	{cloud: stoCloudGCS, name: "endpoint", desc: "A custom endpoint (emulator).",
 		str: func(o *objstore.Options) *string { return &o.GCS.Endpoint }},
-	{cloud: stoCloudGCS, name: "credentials_json", desc: "Service account credentials JSON; empty (with `credentials_file` empty) uses application default credentials.", secret: true,
+	{cloud: stoCloudGCS, name: "credentials_json", desc: "Service account credentials JSON; without credentials, application default credentials are used.", secret: true,
 		str: func(o *objstore.Options) *string { return &o.GCS.CredentialsJSON }},
-	{cloud: stoCloudGCS, name: "credentials_file", desc: "Path of a credentials file, instead of `credentials_json`.", env: []string{"GOOGLE_APPLICATION_CREDENTIALS"},
+	{cloud: stoCloudGCS, name: "credentials_file", desc: "Path of a credentials file, instead of the credentials JSON.", env: []string{"GOOGLE_APPLICATION_CREDENTIALS"},
 		str: func(o *objstore.Options) *string { return &o.GCS.CredentialsFile }},
 }
 
@@ -137,8 +137,11 @@ func storageFlags() []cli.Flag {
 	var out []cli.Flag
 	for _, o := range storageOptions {
 		usage := strings.ReplaceAll(o.desc, "`", "")
-		if o.secret {
+		switch {
+		case o.secret && len(o.env) > 0:
 			usage += " Secret: prefer the environment variable, flags show in the process list."
+		case o.secret:
+			usage += " Secret: flags show in the process list."
 		}
 		if o.flag != nil {
 			out = append(out, &cli.BoolFlag{Name: o.flagName(), EnvVars: o.env, Usage: usage})

@@ -6,6 +6,6 @@
 // It sits beside the log core (package delta), which it drives through the
 // public Table API (FullSnapshot, NewTransactionAt, Commit): the log core
 // knows actions, snapshots, commits and checkpoints and imports no data-file
-// writer, while this package merges data files with the jsonparquet writer.
-// It has no Benthos imports.
+// writer, while this package merges data files with the Parquet data-file
+// writer. It has no Benthos imports.
 package deltaops
