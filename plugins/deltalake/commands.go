@@ -93,7 +93,7 @@ func runOptimize(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("optimizing %s: %w", location, err)
 	}
-	res, err := optimizeTable(c.Context, store, deltaops.OptimizeOptions{
+	res, err := deltaops.OptimizeStore(c.Context, store, deltaops.OptimizeOptions{
 		TargetSize: int64(target), MinFiles: c.Int(cmdFlagMinFiles), Compression: c.String(cmdFlagCompression),
 	})
 	if err != nil {
@@ -130,7 +130,7 @@ func runVacuum(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("vacuuming %s: %w", location, err)
 	}
-	res, err := vacuumTable(c.Context, store, deltaops.VacuumOptions{
+	res, err := deltaops.VacuumStore(c.Context, store, deltaops.VacuumOptions{
 		Retention: retention, DryRun: c.Bool(cmdFlagDryRun), AllowShortRetention: allowShort,
 	})
 	if err != nil {
