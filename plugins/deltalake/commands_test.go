@@ -17,7 +17,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,7 +80,13 @@ func TestCommandsOptimizeAndVacuum(t *testing.T) {
 func TestCLIDefaultsMatchConfig(t *testing.T) {
 	pConf, err := dlSpec().ParseYAML("path: /tmp/x\n", nil)
 	require.NoError(t, err)
-	conf, err := dlConfigFromParsed(pConf)
+	minFiles, err := pConf.FieldInt(dlFieldOptimize, dlFieldOptMinFiles)
+	require.NoError(t, err)
+	targetSize, err := pConf.FieldString(dlFieldOptimize, dlFieldTargetFileSize)
+	require.NoError(t, err)
+	retention, err := pConf.FieldDuration(dlFieldVacuum, dlFieldVacRetention)
+	require.NoError(t, err)
+	compression, err := pConf.FieldString(dlFieldCompression)
 	require.NoError(t, err)
 
 	flags := map[string]cli.Flag{}
@@ -90,13 +95,11 @@ func TestCLIDefaultsMatchConfig(t *testing.T) {
 			flags[sub.Name+" "+f.Names()[0]] = f
 		}
 	}
-	assert.Equal(t, 10, conf.optimize.minFiles)
-	assert.Equal(t, conf.optimize.minFiles, flags["optimize min-files"].(*cli.IntFlag).Value)
-	target, err := humanize.ParseBytes(flags["optimize target-size"].(*cli.StringFlag).Value)
-	require.NoError(t, err)
-	assert.Equal(t, conf.optimize.targetFileSize, int64(target))
-	assert.Equal(t, conf.vacuum.retention, flags["vacuum retention"].(*cli.DurationFlag).Value)
-	assert.Equal(t, conf.compression, flags["optimize compression"].(*cli.StringFlag).Value)
+	assert.Equal(t, 10, minFiles)
+	assert.Equal(t, minFiles, flags["optimize min-files"].(*cli.IntFlag).Value)
+	assert.Equal(t, targetSize, flags["optimize target-size"].(*cli.StringFlag).Value)
+	assert.Equal(t, retention, flags["vacuum retention"].(*cli.DurationFlag).Value)
+	assert.Equal(t, compression, flags["optimize compression"].(*cli.StringFlag).Value)
 	for _, name := range []string{"s3-session-token", "s3-force-path-style", "azure-sas-token", "gcs-credentials-json"} {
 		assert.Contains(t, flags, "optimize "+name)
 		assert.Contains(t, flags, "vacuum "+name)
