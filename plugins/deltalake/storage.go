@@ -32,9 +32,9 @@ type storageOption struct {
 	// env are the environment variables the CLI flag falls back to (the
 	// config interpolates ${VAR} instead).
 	env []string
-	// str or flag locate the option in objstore.Options.
-	str  func(*objstore.Options) *string
-	flag func(*objstore.Options) *bool
+	// str or boolean locate the option in objstore.Options.
+	str     func(*objstore.Options) *string
+	boolean func(*objstore.Options) *bool
 }
 
 func (o storageOption) flagName() string {
@@ -57,7 +57,7 @@ var storageOptions = []storageOption{
 	{cloud: stoCloudS3, name: "session_token", desc: "Session token, with temporary credentials.", secret: true, env: []string{"AWS_SESSION_TOKEN"},
 		str: func(o *objstore.Options) *string { return &o.S3.SessionToken }},
 	{cloud: stoCloudS3, name: "force_path_style", desc: "Path-style addressing (needed by MinIO).",
-		flag: func(o *objstore.Options) *bool { return &o.S3.ForcePathStyle }},
+		boolean: func(o *objstore.Options) *bool { return &o.S3.ForcePathStyle }},
 	{cloud: stoCloudAzure, name: "account", desc: "Storage account name.", env: []string{"AZURE_STORAGE_ACCOUNT"},
 		str: func(o *objstore.Options) *string { return &o.Azure.Account }},
 	{cloud: stoCloudAzure, name: "key", desc: "Shared account key.", secret: true, env: []string{"AZURE_STORAGE_KEY"},
@@ -90,7 +90,7 @@ func storageSpecField(name string) *service.ConfigField {
 				continue
 			}
 			var f *service.ConfigField
-			if o.flag != nil {
+			if o.boolean != nil {
 				f = service.NewBoolField(o.name).Default(false)
 			} else {
 				f = service.NewStringField(o.name).Default("")
@@ -120,8 +120,8 @@ func storageConfigFromParsed(pConf *service.ParsedConfig) (storageConfig, error)
 	for _, o := range storageOptions {
 		ns := pConf.Namespace(o.cloud)
 		var err error
-		if o.flag != nil {
-			*o.flag(&c.opts), err = ns.FieldBool(o.name)
+		if o.boolean != nil {
+			*o.boolean(&c.opts), err = ns.FieldBool(o.name)
 		} else {
 			*o.str(&c.opts), err = ns.FieldString(o.name)
 		}
@@ -143,7 +143,7 @@ func storageFlags() []cli.Flag {
 		case o.secret:
 			usage += " Secret: flags show in the process list."
 		}
-		if o.flag != nil {
+		if o.boolean != nil {
 			out = append(out, &cli.BoolFlag{Name: o.flagName(), EnvVars: o.env, Usage: usage})
 		} else {
 			out = append(out, &cli.StringFlag{Name: o.flagName(), EnvVars: o.env, Usage: usage})
@@ -156,8 +156,8 @@ func storageFlags() []cli.Flag {
 func storageConfigFromFlags(c *cli.Context) (storageConfig, error) {
 	var sc storageConfig
 	for _, o := range storageOptions {
-		if o.flag != nil {
-			*o.flag(&sc.opts) = c.Bool(o.flagName())
+		if o.boolean != nil {
+			*o.boolean(&sc.opts) = c.Bool(o.flagName())
 		} else {
 			*o.str(&sc.opts) = c.String(o.flagName())
 		}
