@@ -28,7 +28,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	_ "github.com/danube-connect/danube-connect/plugins/greptime/ingest" // accept zstd requests
+	_ "github.com/danube-connect/danube-connect/plugins/greptime/grpczstd" // accept zstd requests
 )
 
 // GreptimeDB status codes the double answers with.

@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/encoding/gzip" // the gzip compressor
 	"google.golang.org/grpc/metadata"
+
+	"github.com/danube-connect/danube-connect/plugins/greptime/grpczstd"
 )
 
 // HintsHeader is the gRPC metadata key carrying table hints (the
@@ -98,7 +100,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	switch cfg.Compression {
 	case "", "none":
-	case "gzip", zstdName:
+	case "gzip", grpczstd.Name:
 		opts = append(opts, grpc.WithDefaultCallOptions(grpc.UseCompressor(cfg.Compression)))
 	default:
 		return nil, fmt.Errorf("unknown compression %q (want none, gzip or zstd)", cfg.Compression)

@@ -35,9 +35,44 @@ func (t *Table) Message(i int) int { return t.msgs[i] }
 // Request is the insert of all rows. Call Batch.Tables first.
 func (t *Table) Request() *gpb.RowInsertRequest { return t.Sub(0, len(t.rows)) }
 
-// Sub is the insert of the rows [lo, hi).
+// Sub is the insert of the rows [lo, hi). Columns that are null in all of
+// these rows are left out, so that a column only some messages carry does
+// not make the server reject the rows of the others.
 func (t *Table) Sub(lo, hi int) *gpb.RowInsertRequest {
-	return &gpb.RowInsertRequest{TableName: t.Name, Rows: &gpb.Rows{Schema: t.schema, Rows: t.rows[lo:hi:hi]}}
+	rows := t.rows[lo:hi:hi]
+	if lo == 0 && hi == len(t.rows) {
+		return &gpb.RowInsertRequest{TableName: t.Name, Rows: &gpb.Rows{Schema: t.schema, Rows: rows}}
+	}
+	used := make([]bool, len(t.schema))
+	n := 0
+	for _, r := range rows {
+		for j, v := range r.Values {
+			if !used[j] && v.ValueData != nil {
+				used[j] = true
+				n++
+			}
+		}
+	}
+	if n == len(t.schema) {
+		return &gpb.RowInsertRequest{TableName: t.Name, Rows: &gpb.Rows{Schema: t.schema, Rows: rows}}
+	}
+	schema := make([]*gpb.ColumnSchema, 0, n)
+	for j, c := range t.schema {
+		if used[j] {
+			schema = append(schema, c)
+		}
+	}
+	out := make([]*gpb.Row, len(rows))
+	for i, r := range rows {
+		vals := make([]*gpb.Value, 0, n)
+		for j, v := range r.Values {
+			if used[j] {
+				vals = append(vals, v)
+			}
+		}
+		out[i] = &gpb.Row{Values: vals}
+	}
+	return &gpb.RowInsertRequest{TableName: t.Name, Rows: &gpb.Rows{Schema: schema, Rows: out}}
 }
 
 // Batch builds the tables of one write. Not safe for concurrent use.

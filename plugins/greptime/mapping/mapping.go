@@ -253,6 +253,8 @@ func New(cfg Config) (*Mapper, error) {
 	if p := cfg.Timestamp.Path; p != "" {
 		m.tsPath = splitPath(p)
 		m.skip[m.tsPath[0]] = true
+	} else if cfg.Kind != KindColumns {
+		m.skip[defaultTimestampPath[0]] = true
 	}
 	seen := map[string]string{m.tsName: "the timestamp"}
 	build := func(cs []Column, sem gpb.SemanticType, what string) ([]column, error) {

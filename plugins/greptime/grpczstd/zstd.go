@@ -1,4 +1,6 @@
-package ingest
+// Package grpczstd registers a zstd compressor with grpc-go (which ships
+// gzip only) under the name GreptimeDB's gRPC server (tonic) accepts.
+package grpczstd
 
 import (
 	"io"
@@ -8,10 +10,9 @@ import (
 	"google.golang.org/grpc/encoding"
 )
 
-// zstdName is the grpc-encoding name GreptimeDB (tonic) accepts for zstd.
-const zstdName = "zstd"
+// Name is the grpc-encoding name of the compressor.
+const Name = "zstd"
 
-// grpc-go ships gzip only; this registers zstd for client and test server.
 func init() { encoding.RegisterCompressor(&zstdCompressor{}) }
 
 type zstdCompressor struct {
@@ -19,7 +20,7 @@ type zstdCompressor struct {
 	decoders sync.Pool
 }
 
-func (*zstdCompressor) Name() string { return zstdName }
+func (*zstdCompressor) Name() string { return Name }
 
 type zstdWriter struct {
 	*zstd.Encoder
