@@ -2,14 +2,8 @@ package ingest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -411,69 +405,10 @@ func TestDialFailsWithTheReason(t *testing.T) {
 	}
 }
 
-// TLS material generated for the test: a CA, a server certificate for
-// 127.0.0.1 and a client certificate, both signed by the CA.
-type pki struct {
-	pool   *x509.CertPool
-	server tls.Certificate
-	client tls.Certificate
-	other  tls.Certificate // signed by another CA
-}
-
-func newPKI(t *testing.T) pki {
-	t.Helper()
-	ca, caKey := selfSigned(t, "test CA")
-	other, otherKey := selfSigned(t, "other CA")
-	p := pki{pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	p.server = leaf(t, ca, caKey, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	p.client = leaf(t, ca, caKey, "ingest-client", x509.ExtKeyUsageClientAuth)
-	p.other = leaf(t, other, otherKey, "intruder", x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-func selfSigned(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-	if ip := net.ParseIP(cn); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 func TestMutualTLS(t *testing.T) {
-	p := newPKI(t)
-	s := startDouble(t, greptimetest.WithTLS(&tls.Config{Certificates: []tls.Certificate{p.server},
-		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.pool, MinVersion: tls.VersionTLS12}))
-	c := dial(t, Config{Addr: s.Addr(), TLS: &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.client}, MinVersion: tls.VersionTLS12}})
+	p := greptimetest.NewPKI(t)
+	s := startDouble(t, greptimetest.WithTLS(p.ServerTLS()))
+	c := dial(t, Config{Addr: s.Addr(), TLS: &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{p.Client}, MinVersion: tls.VersionTLS12}})
 	w := &Writer{Client: c}
 	names, rs, _ := rows(t, "secure", `{"host":"a","v":1}`)
 	if _, err := w.Write(context.Background(), names, rs); err != nil {
@@ -485,9 +420,9 @@ func TestMutualTLS(t *testing.T) {
 	short := 500 * time.Millisecond
 	for name, cfg := range map[string]Config{
 		"plaintext":         {Addr: s.Addr(), Database: "public", Timeout: short},
-		"no client cert":    {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{RootCAs: p.pool}},
-		"foreign client":    {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.other}}},
-		"unknown server CA": {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{Certificates: []tls.Certificate{p.client}}},
+		"no client cert":    {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{RootCAs: p.Pool}},
+		"foreign client":    {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{p.Other}}},
+		"unknown server CA": {Addr: s.Addr(), Database: "public", Timeout: short, TLS: &tls.Config{Certificates: []tls.Certificate{p.Client}}},
 	} {
 		if c, err := Dial(context.Background(), cfg); err == nil {
 			c.Close()
@@ -495,7 +430,7 @@ func TestMutualTLS(t *testing.T) {
 		}
 	}
 	// skip verify: the server certificate is not checked, the client one still is.
-	c2 := dial(t, Config{Addr: s.Addr(), TLS: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}}}) //nolint:gosec // the point of the test
+	c2 := dial(t, Config{Addr: s.Addr(), TLS: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.Client}}}) //nolint:gosec // the point of the test
 	if err := c2.Health(context.Background()); err != nil {
 		t.Fatal(err)
 	}
