@@ -24,6 +24,29 @@ type Table struct {
 	rows      []*gpb.Row
 	msgs      []int
 	lastMsg   int
+	// layout of the previous row (column names and their schema indexes):
+	// rows of one producer mostly repeat it, and then skip the map lookups.
+	lastNames []string
+	lastIdx   []int
+}
+
+// sameLayout reports whether cells have the previous row's columns, in the
+// same order and with the schema's types.
+func (t *Table) sameLayout(cells []cell) bool {
+	if len(cells) != len(t.lastNames) {
+		return false
+	}
+	for i := range cells {
+		c := &cells[i]
+		if c.name != t.lastNames[i] {
+			return false
+		}
+		sc := t.schema[t.lastIdx[i]]
+		if sc.Datatype != c.dt || sc.SemanticType != c.sem {
+			return false
+		}
+	}
+	return true
 }
 
 // Len is the number of rows.
@@ -123,6 +146,7 @@ func (b *Batch) Rollback() {
 		}
 		t.schema = t.schema[:cp.schema]
 		t.lastMsg = -1
+		t.lastNames, t.lastIdx = t.lastNames[:0], t.lastIdx[:0]
 		if cp.isNew {
 			delete(b.tables, t.Name)
 			b.order = b.order[:len(b.order)-1]
@@ -186,7 +210,6 @@ type cell struct {
 func (b *Batch) AddRow(table string, row []byte, def time.Time) error {
 	msg := b.msg
 	b.cells = b.cells[:0]
-	clear(b.seen)
 	m := b.m
 	row = bytes.TrimSpace(row)
 	if m.kind == KindLogs && (len(row) == 0 || row[0] != '{') {
@@ -574,6 +597,11 @@ func (b *Batch) commit(msg int, name string) error {
 	}
 	t := b.tables[name]
 	isNew := t == nil
+	if !isNew && t.sameLayout(b.cells) {
+		b.appendRow(t, msg, false, t.lastIdx)
+		return nil
+	}
+	clear(b.seen)
 	if isNew {
 		t = &Table{lastMsg: -1, Name: name, index: map[string]int{}, widenable: map[int]bool{}, pinned: b.m.pinnedTypes(name)}
 	}
@@ -619,10 +647,7 @@ func (b *Batch) commit(msg int, name string) error {
 		b.tables[name] = t
 		b.order = append(b.order, t)
 	}
-	if isNew || t.lastMsg != msg {
-		b.touched = append(b.touched, checkpoint{t: t, isNew: isNew, rows: len(t.rows), schema: len(t.schema)})
-		t.lastMsg = msg
-	}
+	b.checkpoint(t, msg, isNew)
 	for _, idx := range widen {
 		t.widen(idx)
 	}
@@ -640,11 +665,31 @@ func (b *Batch) commit(msg int, name string) error {
 			}
 		}
 	}
+	t.lastNames, t.lastIdx = t.lastNames[:0], t.lastIdx[:0]
+	for i := range b.cells {
+		t.lastNames = append(t.lastNames, b.cells[i].name)
+		t.lastIdx = append(t.lastIdx, t.index[b.cells[i].name])
+	}
+	b.appendRow(t, msg, true, t.lastIdx)
+	return nil
+}
+
+func (b *Batch) checkpoint(t *Table, msg int, isNew bool) {
+	if isNew || t.lastMsg != msg {
+		b.touched = append(b.touched, checkpoint{t: t, isNew: isNew, rows: len(t.rows), schema: len(t.schema)})
+		t.lastMsg = msg
+	}
+}
+
+// appendRow adds the cells as a row; idx[i] is the schema index of cell i.
+func (b *Batch) appendRow(t *Table, msg int, checked bool, idx []int) {
+	if !checked {
+		b.checkpoint(t, msg, false)
+	}
 	r := b.slab.row()
 	r.Values = b.slab.values(len(t.schema))
 	for i := range b.cells {
-		c := &b.cells[i]
-		r.Values[t.index[c.name]] = b.slab.cellValue(c)
+		r.Values[idx[i]] = b.slab.cellValue(&b.cells[i])
 	}
 	for i, v := range r.Values {
 		if v == nil {
@@ -654,7 +699,6 @@ func (b *Batch) commit(msg int, name string) error {
 	t.rows = append(t.rows, r)
 	t.msgs = append(t.msgs, msg)
 	b.rows++
-	return nil
 }
 
 func semName(s gpb.SemanticType) string {
