@@ -433,8 +433,13 @@ func (o *greptimeOutput) WriteBatch(ctx context.Context, batch service.MessageBa
 	b := o.mapper.NewBatch()
 	now := time.Now()
 	var exec *service.MessageBatchInterpolationExecutor
+	static := ""
 	if o.cfg.table != nil {
-		exec = batch.InterpolationExecutor(o.cfg.table)
+		// A static name needs no per-message executor (which copies the batch).
+		var ok bool
+		if static, ok = o.cfg.table.Static(); !ok {
+			exec = batch.InterpolationExecutor(o.cfg.table)
+		}
 	}
 	var size int
 	for i, msg := range batch {
@@ -443,7 +448,7 @@ func (o *greptimeOutput) WriteBatch(ctx context.Context, batch service.MessageBa
 			fail(i, err)
 			continue
 		}
-		table := ""
+		table := static
 		if exec != nil {
 			if table, err = exec.TryString(i); err != nil {
 				fail(i, fmt.Errorf("message %d: table: %w", i, err))

@@ -49,6 +49,10 @@ import (
 
 const clientEnv = "GREPTIME_BENCH_CLIENT" // set: this process is scenario (c)
 
+// debugAddrFile, when set, enables Benthos' debug endpoints (pprof) in the
+// pipelines and writes each one's HTTP address there.
+var debugAddrFile string
+
 type result struct {
 	name      string
 	rate      float64 // rows/s
@@ -66,6 +70,7 @@ func main() {
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output in (a) and (d)")
 	scenarios := flag.String("scenarios", "a,b,c,d", "scenarios to run")
 	bin := flag.String("bin", "", "danube-connect binary (built from ./cmd/danube-connect when empty)")
+	flag.StringVar(&debugAddrFile, "debug-addr-file", "", "enable pprof in the pipelines and write their address here")
 	flag.Parse()
 	if addr := os.Getenv(clientEnv); addr != "" {
 		runClient(addr, *rows, *batch)
@@ -234,8 +239,13 @@ func freeAddr() string {
 func runPipeline(bin, work, name, data, scanner, output string, rows, rowsPerMsg int) result {
 	res := result{name: name}
 	httpAddr := freeAddr()
+	debug := "false"
+	if debugAddrFile != "" {
+		debug = "true"
+		must(os.WriteFile(debugAddrFile, []byte(httpAddr), 0o600), "debug address file")
+	}
 	cfg := fmt.Sprintf(`
-http: { enabled: true, address: %s }
+http: { enabled: true, address: %s, debug_endpoints: %s }
 logger: { level: warn }
 shutdown_delay: 2s
 input:
@@ -245,7 +255,7 @@ input:
       %s
 output:
 %s
-`, httpAddr, data, scanner, output)
+`, httpAddr, debug, data, scanner, output)
 	path := filepath.Join(work, name+".yaml")
 	must(os.WriteFile(path, []byte(cfg), 0o600), "config")
 	cmd := exec.Command(bin, "run", path)
