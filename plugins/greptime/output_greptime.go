@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -232,6 +233,9 @@ func gtoConfigFromParsed(conf *service.ParsedConfig) (c gtoConfig, err error) {
 	h := conf.Namespace(gtoFieldHints)
 	if c.client.Hints.TTL, err = h.FieldString(gtoFieldHintTTL); err != nil {
 		return c, err
+	}
+	if strings.ContainsAny(c.client.Hints.TTL, ",= ") {
+		return c, fmt.Errorf("%s.%s %q: a duration such as 7d or 12h", gtoFieldHints, gtoFieldHintTTL, c.client.Hints.TTL)
 	}
 	if h.Contains(gtoFieldHintAppendMode) {
 		v, err := h.FieldBool(gtoFieldHintAppendMode)
