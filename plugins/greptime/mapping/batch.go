@@ -111,6 +111,9 @@ type Batch struct {
 	buf    []byte
 	rows   int
 
+	lastRaw   string // the previous row's raw table name and its table:
+	lastTable *Table  // rows of a batch mostly go to the table before
+
 	msg     int          // the message being added (Begin)
 	touched []checkpoint // tables the message added rows to, as before it
 }
@@ -153,6 +156,7 @@ func (b *Batch) Rollback() {
 		}
 	}
 	b.touched = b.touched[:0]
+	b.lastTable = nil
 }
 
 // NewBatch starts an empty batch.
@@ -588,6 +592,11 @@ func (b *Batch) metricCells(v *fastjson.Value, prefix string) (string, error) {
 
 // commit checks the row's cells against the table schema, then appends it.
 func (b *Batch) commit(msg int, name string) error {
+	if t := b.lastTable; t != nil && name == b.lastRaw && t.sameLayout(b.cells) {
+		b.appendRow(t, msg, false, t.lastIdx)
+		return nil
+	}
+	raw := name
 	if b.m.kind != KindMetrics {
 		var err error
 		b.buf = append(b.buf[:0], name...)
@@ -598,6 +607,7 @@ func (b *Batch) commit(msg int, name string) error {
 	t := b.tables[name]
 	isNew := t == nil
 	if !isNew && t.sameLayout(b.cells) {
+		b.lastRaw, b.lastTable = raw, t
 		b.appendRow(t, msg, false, t.lastIdx)
 		return nil
 	}
@@ -670,6 +680,7 @@ func (b *Batch) commit(msg int, name string) error {
 		t.lastNames = append(t.lastNames, b.cells[i].name)
 		t.lastIdx = append(t.lastIdx, t.index[b.cells[i].name])
 	}
+	b.lastRaw, b.lastTable = raw, t
 	b.appendRow(t, msg, true, t.lastIdx)
 	return nil
 }
