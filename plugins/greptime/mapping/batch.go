@@ -112,7 +112,7 @@ type Batch struct {
 	rows   int
 
 	lastRaw   string // the previous row's raw table name and its table:
-	lastTable *Table  // rows of a batch mostly go to the table before
+	lastTable *Table // rows of a batch mostly go to the table before
 
 	msg     int          // the message being added (Begin)
 	touched []checkpoint // tables the message added rows to, as before it
