@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
 	gpb "github.com/GreptimeTeam/greptime-proto/go/greptime/v1"
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/valyala/fastjson"
+
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // Table holds the rows of one table in a batch, column-aligned.
@@ -365,15 +367,14 @@ func (b *Batch) typed(c *cell, v *fastjson.Value, t Type, tag bool) error {
 		var err error
 		switch typ {
 		case fastjson.TypeNumber:
-			if c.i, err = v.Int64(); err != nil {
-				f, ferr := v.Float64()
-				if ferr != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-					return fmt.Errorf("%s is not an int64", v)
+			if c.i, err = v.Int64(); err != nil { // 1.0, 1e3: exact or an error
+				b.buf = v.MarshalTo(b.buf[:0])
+				if c.i, err = jsonrows.ParseInt(b.buf); err != nil {
+					return fmt.Errorf("%s is not an int64: %w", v, err)
 				}
-				c.i = int64(f)
 			}
 		case fastjson.TypeString:
-			if c.i, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
+			if c.i, err = jsonrows.ParseInt(raw); err != nil {
 				return fmt.Errorf("%q is not an int64", raw)
 			}
 		default:
@@ -460,7 +461,7 @@ func (b *Batch) timestampCell(v *fastjson.Value, def time.Time) (cell, error) {
 		return c, nil
 	}
 	var err error
-	c.i, err = parseTimestamp(tv, ts)
+	c.i, err = b.parseTimestamp(tv, ts)
 	if err != nil {
 		return c, fmt.Errorf("timestamp %s: %w", pathString(path), err)
 	}
@@ -469,62 +470,61 @@ func (b *Batch) timestampCell(v *fastjson.Value, def time.Time) (cell, error) {
 
 var defaultTimestampPath = []string{"timestamp"}
 
-func precisionNanos(p Precision) int64 {
+func arrowUnit(d time.Duration) arrow.TimeUnit {
+	switch d {
+	case time.Second:
+		return arrow.Second
+	case time.Millisecond:
+		return arrow.Millisecond
+	case time.Microsecond:
+		return arrow.Microsecond
+	}
+	return arrow.Nanosecond
+}
+
+func (p Precision) arrowUnit() arrow.TimeUnit {
 	switch p {
 	case Microsecond:
-		return 1e3
+		return arrow.Microsecond
 	case Nanosecond:
-		return 1
+		return arrow.Nanosecond
 	}
-	return 1e6
+	return arrow.Millisecond
 }
 
-func parseTimestamp(v *fastjson.Value, ts *Timestamp) (int64, error) {
-	unit, prec := int64(ts.Unit), precisionNanos(ts.Precision)
+// parseTimestamp reads a time value into the column precision: numbers
+// (and numeric strings) counted in the configured unit, exactly scaled;
+// strings in RFC 3339 or the configured layout.
+func (b *Batch) parseTimestamp(v *fastjson.Value, ts *Timestamp) (int64, error) {
+	to := ts.Precision.arrowUnit()
 	switch v.Type() {
 	case fastjson.TypeNumber:
-		if n, err := v.Int64(); err == nil {
-			return scaleInt(n, unit, prec)
-		}
-		f, err := v.Float64()
-		if err != nil {
-			return 0, err
-		}
-		return scaleFloat(f, unit, prec)
+		b.buf = v.MarshalTo(b.buf[:0])
+		return jsonrows.ParseEpoch(b.buf, arrowUnit(ts.Unit), to)
 	case fastjson.TypeString:
 		s, _ := v.StringBytes()
-		if t, err := time.Parse(ts.Layout, string(s)); err == nil {
-			return ts.Precision.from(t), nil
-		} else if n, nerr := strconv.ParseInt(string(s), 10, 64); nerr == nil {
-			return scaleInt(n, unit, prec)
-		} else if f, ferr := strconv.ParseFloat(string(s), 64); ferr == nil {
-			return scaleFloat(f, unit, prec)
+		var err error
+		if ts.Layout == "" {
+			var n int64
+			if n, err = jsonrows.ParseTimestamp(s, to, false); err == nil {
+				return n, nil
+			}
 		} else {
-			return 0, fmt.Errorf("%q does not match layout %q: %w", s, ts.Layout, err)
+			var t time.Time
+			if t, err = time.Parse(ts.Layout, string(s)); err == nil {
+				return ts.Precision.from(t), nil
+			}
 		}
+		if n, nerr := jsonrows.ParseEpoch(s, arrowUnit(ts.Unit), to); nerr == nil {
+			return n, nil
+		}
+		layout := ts.Layout
+		if layout == "" {
+			layout = "RFC 3339"
+		}
+		return 0, fmt.Errorf("%q is neither %s nor a number: %w", s, layout, err)
 	}
 	return 0, fmt.Errorf("JSON %s is not a timestamp", v.Type())
-}
-
-var errTimeRange = errors.New("out of the range of the column precision")
-
-func scaleInt(n, unit, prec int64) (int64, error) {
-	if unit >= prec {
-		k := unit / prec
-		if n > math.MaxInt64/k || n < math.MinInt64/k {
-			return 0, errTimeRange
-		}
-		return n * k, nil
-	}
-	return n / (prec / unit), nil
-}
-
-func scaleFloat(f float64, unit, prec int64) (int64, error) {
-	r := f * float64(unit) / float64(prec)
-	if math.IsNaN(r) || r >= math.MaxInt64 || r < math.MinInt64 {
-		return 0, errTimeRange
-	}
-	return int64(r), nil
 }
 
 func (b *Batch) metricCells(v *fastjson.Value, prefix string) (string, error) {

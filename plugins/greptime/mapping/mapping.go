@@ -170,7 +170,8 @@ type Timestamp struct {
 	Column string
 	// Unit of numeric values (and numeric strings).
 	Unit time.Duration
-	// Layout parses string values (Go time layout; RFC 3339 when empty).
+	// Layout parses string values (Go time layout); empty means RFC 3339
+	// (also with 't' or ' ' between date and time).
 	Layout string
 	// Precision of the column.
 	Precision Precision
@@ -235,9 +236,6 @@ func New(cfg Config) (*Mapper, error) {
 	m := &Mapper{names: map[string]string{}, kind: cfg.Kind, ts: cfg.Timestamp, skip: map[string]bool{}, pinned: map[string]map[string]gpb.ColumnDataType{}}
 	if m.ts.Unit == 0 {
 		m.ts.Unit = time.Millisecond
-	}
-	if m.ts.Layout == "" {
-		m.ts.Layout = time.RFC3339Nano
 	}
 	col := cfg.Timestamp.Column
 	if col == "" {

@@ -113,6 +113,9 @@ func TestTimestampUnitsLayoutsPrecision(t *testing.T) {
 		{Timestamp{Path: "t", Precision: Nanosecond}, `"` + ref.Format(time.RFC3339Nano) + `"`, ref.UnixNano()},
 		{Timestamp{Path: "t", Layout: "2006-01-02 15:04:05", Precision: Microsecond}, `"2026-12-05 01:02:03"`, ref.Truncate(time.Second).UnixMicro()},
 		{Timestamp{Path: "t", Unit: time.Millisecond}, `"1796000000123"`, 1796000000123},
+		{Timestamp{Path: "t", Precision: Microsecond}, `"2026-12-05 01:02:03.456789Z"`, ref.Truncate(time.Microsecond).UnixMicro()},
+		{Timestamp{Path: "t", Unit: time.Second, Precision: Millisecond}, `1796000000.25`, 1796000000250},
+		{Timestamp{Path: "t", Unit: time.Millisecond}, `1.796e12`, 1796000000000},
 	}
 	for i, c := range cases {
 		m := mustMapper(t, Config{Timestamp: c.ts})
@@ -142,8 +145,10 @@ func TestTimestampUnitsLayoutsPrecision(t *testing.T) {
 	if err := add(t, m.NewBatch(), 0, "t", `{"t":"yesterday","v":1}`, ref); err == nil || !strings.Contains(err.Error(), "timestamp t") {
 		t.Errorf("bad timestamp: %v", err)
 	}
-	if err := add(t, m.NewBatch(), 0, "t", `{"t":1e300,"v":1}`, ref); err == nil {
-		t.Error("overflowing timestamp accepted")
+	for _, bad := range []string{`1e300`, `1.5`, `"2026-13-01T00:00:00Z"`, `true`} {
+		if err := add(t, m.NewBatch(), 0, "t", `{"t":`+bad+`,"v":1}`, ref); err == nil {
+			t.Errorf("timestamp %s accepted", bad)
+		}
 	}
 }
 
@@ -154,7 +159,7 @@ func TestTypedFields(t *testing.T) {
 		{Path: "j", Type: TypeJSON}, {Path: "n.x", Name: "renamed", Type: TypeFloat64},
 	}})
 	b := m.NewBatch()
-	if err := add(t, b, 0, "t", `{"i":"42","u":7,"f":3,"b":"true","s":{"a":1},"bin":"raw","j":[1],"n":{"x":"2.5"},"ignored":1}`, time.Unix(1, 0)); err != nil {
+	if err := add(t, b, 0, "t", `{"i":"4.2e1","u":7,"f":3,"b":"true","s":{"a":1},"bin":"raw","j":[1],"n":{"x":"2.5"},"ignored":1}`, time.Unix(1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	tb := b.Tables()[0]
