@@ -3,6 +3,7 @@
 package grpczstd
 
 import (
+	"bytes"
 	"io"
 	"sync"
 
@@ -13,63 +14,71 @@ import (
 // Name is the grpc-encoding name of the compressor.
 const Name = "zstd"
 
-func init() { encoding.RegisterCompressor(&zstdCompressor{}) }
+func init() { encoding.RegisterCompressor(compressor{}) }
 
-type zstdCompressor struct {
-	encoders sync.Pool
-	decoders sync.Pool
+// One encoder and one decoder serve every message: EncodeAll and DecodeAll
+// are safe for concurrent use, so nothing stateful is pooled or shared
+// between streams.
+var (
+	codecOnce sync.Once
+	encoder   *zstd.Encoder
+	decoder   *zstd.Decoder
+	codecErr  error
+)
+
+func codecs() (*zstd.Encoder, *zstd.Decoder, error) {
+	codecOnce.Do(func() {
+		if encoder, codecErr = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); codecErr != nil {
+			return
+		}
+		decoder, codecErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(1<<30))
+	})
+	return encoder, decoder, codecErr
 }
 
-func (*zstdCompressor) Name() string { return Name }
+type compressor struct{}
 
-type zstdWriter struct {
-	*zstd.Encoder
-	pool *sync.Pool
+func (compressor) Name() string { return Name }
+
+// Compress buffers the message and compresses it whole on Close.
+func (compressor) Compress(w io.Writer) (io.WriteCloser, error) {
+	enc, _, err := codecs()
+	if err != nil {
+		return nil, err
+	}
+	return &writer{w: w, enc: enc}, nil
 }
 
-func (w *zstdWriter) Close() error {
-	err := w.Encoder.Close()
-	w.pool.Put(w)
+type writer struct {
+	w   io.Writer
+	enc *zstd.Encoder
+	buf []byte
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+func (w *writer) Close() error {
+	_, err := w.w.Write(w.enc.EncodeAll(w.buf, nil))
+	w.buf = nil
 	return err
 }
 
-func (z *zstdCompressor) Compress(w io.Writer) (io.WriteCloser, error) {
-	if zw, ok := z.encoders.Get().(*zstdWriter); ok {
-		zw.Reset(w)
-		return zw, nil
-	}
-	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+// Decompress reads the whole compressed message and decodes it.
+func (compressor) Decompress(r io.Reader) (io.Reader, error) {
+	_, dec, err := codecs()
 	if err != nil {
 		return nil, err
 	}
-	return &zstdWriter{Encoder: enc, pool: &z.encoders}, nil
-}
-
-type zstdReader struct {
-	*zstd.Decoder
-	pool     *sync.Pool
-	returned bool // back in the pool: a second EOF must not put it twice
-}
-
-func (r *zstdReader) Read(p []byte) (int, error) {
-	n, err := r.Decoder.Read(p)
-	if err == io.EOF && !r.returned {
-		r.returned = true
-		r.pool.Put(r)
-	}
-	return n, err
-}
-
-func (z *zstdCompressor) Decompress(r io.Reader) (io.Reader, error) {
-	if zr, ok := z.decoders.Get().(*zstdReader); ok {
-		if err := zr.Reset(r); err == nil {
-			zr.returned = false
-			return zr, nil
-		}
-	}
-	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	return &zstdReader{Decoder: dec, pool: &z.decoders}, nil
+	out, err := dec.DecodeAll(src, nil)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(out), nil
 }
