@@ -339,7 +339,8 @@ greptime:
 					redeliveries.Store(fmt.Sprint(p, b), true)
 					time.Sleep(20 * time.Millisecond)
 				}
-				time.Sleep(5 * time.Millisecond)
+				// Paced so that the stream is still running when the outage starts.
+				time.Sleep(20 * time.Millisecond)
 			}
 		}()
 	}
