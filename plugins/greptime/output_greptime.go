@@ -146,7 +146,7 @@ with `+"`append_mode: true`"+` a retry after a lost answer can duplicate rows.`)
 			).Description("Where the time index of a row comes from."),
 			service.NewStringListField(gtoFieldTags).
 				Description("Dotted paths of the tag (primary key) columns; the column name is the path with dots as underscores, in snake_case.").
-				Default([]string{}).Example([]string{"device_id", "site"}),
+				Default([]any{}).Example([]any{"device_id", "site"}),
 			service.NewObjectListField(gtoFieldFields,
 				service.NewStringField(gtoFieldColPath).Description("Dotted path of the value."),
 				service.NewStringField(gtoFieldColName).Description("Column name; empty for the path with dots as underscores, in snake_case.").Default(""),
@@ -162,8 +162,10 @@ with `+"`append_mode: true`"+` a retry after a lost answer can duplicate rows.`)
 			service.NewOutputMaxInFlightField().Default(gtoDefaultMaxInFlight),
 			service.NewBatchPolicyField(gtoFieldBatching),
 		).
-		LintRule(`root = if this.mapping.or("columns") != "metrics" && this.table.or("") == "" { [ "field table is required unless mapping is metrics" ] }`).
-		LintRule(`root = if this.mapping.or("columns") == "metrics" && (this.tags.or([]).length() > 0 || this.fields.or([]).length() > 0) { [ "mapping metrics takes tags from labels and the value as its field: remove tags and fields" ] }`).
+		LintRule(`root = match {
+  this.mapping.or("columns") != "metrics" && this.table.or("") == "" => [ "field table is required unless mapping is metrics" ],
+  this.mapping.or("columns") == "metrics" && (this.tags.or([]).length() > 0 || this.fields.or([]).length() > 0) => [ "mapping metrics takes tags from labels and the value as its field: remove tags and fields" ],
+}`).
 		Example("IoT sensor readings", "Sensor JSON from a Danube topic into one table, device and site as tags.", `
 output:
   greptime:

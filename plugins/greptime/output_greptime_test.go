@@ -375,3 +375,20 @@ func TestRetryableErrorsAreRetriedInsideTheOutput(t *testing.T) {
 	assert.Contains(t, err.Error(), "4008")
 	assert.Contains(t, err.Error(), "table r")
 }
+
+func TestLintRules(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"greptime: { addr: 'x:1' }":                             "table is required",
+		"greptime: { mapping: metrics, tags: [ a ] }":           "mapping metrics",
+		"greptime: { mapping: metrics, fields: [ {path: a} ] }": "mapping metrics",
+		"greptime: { mapping: metrics }":                        "",
+		"greptime: { table: t, tags: [ a ] }":                   "",
+	} {
+		err := service.NewStreamBuilder().AddOutputYAML(yaml)
+		if want == "" {
+			assert.NoError(t, err, yaml)
+		} else if assert.Error(t, err, yaml) {
+			assert.Contains(t, err.Error(), want, yaml)
+		}
+	}
+}
