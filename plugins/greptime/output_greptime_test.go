@@ -392,3 +392,29 @@ func TestLintRules(t *testing.T) {
 		}
 	}
 }
+
+func TestHintsFromConfig(t *testing.T) {
+	s, err := greptimetest.Start()
+	require.NoError(t, err)
+	defer s.Stop()
+	out := newTestOutput(t, fmt.Sprintf(`
+addr: %s
+table: hinted
+compression: zstd
+hints: { ttl: 7d, append_mode: true, merge_mode: last_non_null }
+`, s.Addr()))
+	batch := service.MessageBatch{msg(`{"v":1}`, "danube_publish_time", "1000"), msg(`{"v":1}`, "danube_publish_time", "1000")}
+	require.NoError(t, out.WriteBatch(context.Background(), batch))
+	h := s.Hints()
+	require.NotEmpty(t, h)
+	assert.Equal(t, map[string]string{"ttl": "7d", "append_mode": "true", "merge_mode": "last_non_null"}, h[len(h)-1])
+	tb := s.Table("", "hinted")
+	assert.Equal(t, "7d", tb.Options()["ttl"])
+	assert.Equal(t, 2, tb.Len(), "append mode keeps equal rows")
+
+	off := newTestOutput(t, fmt.Sprintf("addr: %s\ntable: absent\nhints: { auto_create_table: false }\n", s.Addr()))
+	errs := batchErrors(t, off.WriteBatch(context.Background(), service.MessageBatch{msg(`{"v":1}`)}))
+	require.Len(t, errs, 1)
+	assert.ErrorContains(t, errs[0], "4001")
+	assert.Nil(t, s.Table("", "absent"))
+}
