@@ -388,10 +388,7 @@ func (tc *topicConsumer) subscribe(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		st, err := tc.subscribeOnce(ctx)
 		if err == nil {
-			tc.mu.Lock()
-			tc.state = st
-			tc.lastBroker = st.b
-			tc.mu.Unlock()
+			tc.setState(st)
 			return nil
 		}
 		if !IsRetryable(err) || attempt >= c.backoff.MaxRetries {
@@ -416,10 +413,7 @@ func (tc *topicConsumer) resubscribe() error {
 	for attempt := 0; ; attempt++ {
 		st, err := tc.subscribeOnce(cons.ctx)
 		if err == nil {
-			tc.mu.Lock()
-			tc.state = st
-			tc.lastBroker = st.b
-			tc.mu.Unlock()
+			tc.setState(st)
 			if attempt > 0 {
 				c.log.Info("danube consumer resubscribed", "topic", tc.topic, "subscription", cons.opts.Subscription, "attempts", attempt+1)
 			}
@@ -437,6 +431,17 @@ func (tc *topicConsumer) resubscribe() error {
 		if serr := c.retryWait(cons.ctx, cons.ctx.Done(), min(attempt, 30), err); serr != nil {
 			return errors.Join(err, serr)
 		}
+	}
+}
+
+// setState records a successful subscription.
+func (tc *topicConsumer) setState(st *consumerState) {
+	tc.mu.Lock()
+	tc.state = st
+	tc.lastBroker = st.b
+	tc.mu.Unlock()
+	if g := tc.cons.opts.Gaps; g != nil {
+		g.Subscribed(tc.topic)
 	}
 }
 

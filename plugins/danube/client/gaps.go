@@ -136,6 +136,17 @@ func (d *GapDetector) Observe(topic string, offset, producerID, requestID uint64
 	d.emit(topic, evs)
 }
 
+// Subscribed tells the detector that a partition was (re)subscribed. A
+// broker restart shows up this way, and from then on an offset below the
+// first one seen is a renumbering rather than a reordered message.
+func (d *GapDetector) Subscribed(topic string) {
+	d.mu.Lock()
+	if t := d.parts[topic]; t != nil && t.started {
+		t.resubscribed = true
+	}
+	d.mu.Unlock()
+}
+
 // Pending returns the offsets of a partition that are missing but not yet
 // confirmed, as inclusive ranges.
 func (d *GapDetector) Pending(topic string) [][2]uint64 {
@@ -259,6 +270,9 @@ type offsetTracker struct {
 	seen     uint64 // messages observed
 	holes    []hole // disjoint, ascending, all below next
 	reported [][2]uint64
+	// resubscribed: the partition was subscribed again since tracking
+	// started, so nothing below low can still be a reordered message.
+	resubscribed bool
 }
 
 func (t *offsetTracker) start(off uint64, id msgIdentity) {
@@ -310,10 +324,11 @@ func (t *offsetTracker) observe(off uint64, id msgIdentity, now time.Time, count
 }
 
 // isReset tells offsets restarting from a lower value (broker restart) from
-// redeliveries: an offset far below the baseline, or the baseline offset
-// carried by a different message.
+// redeliveries and reordering: an offset below the baseline that is too far
+// below it or comes after a resubscription, or the baseline offset carried
+// by a different message.
 func (t *offsetTracker) isReset(off uint64, id msgIdentity, count int) bool {
-	if off < t.low && t.low-off > uint64(count) {
+	if off < t.low && (t.low-off > uint64(count) || t.resubscribed) {
 		return true
 	}
 	return off == t.low && t.next > t.low+1 && id != t.lowID

@@ -43,6 +43,15 @@ func (r *trackerRun) feedRange(from, to uint64) []gapEvent {
 	return out
 }
 
+// Pending lists the tracker's unconfirmed holes.
+func (r *trackerRun) Pending() [][2]uint64 {
+	var out [][2]uint64
+	for _, h := range r.tr.holes {
+		out = append(out, [2]uint64{h.from, h.to})
+	}
+	return out
+}
+
 func gapsOf(evs []gapEvent) [][2]uint64 {
 	var out [][2]uint64
 	for _, e := range evs {
@@ -306,4 +315,21 @@ func TestGapDetectorPartitionsAndTimer(t *testing.T) {
 	mu.Lock()
 	require.Len(t, gaps, 1, "nothing after Close")
 	mu.Unlock()
+}
+
+func TestTrackerResetJustBelowBaselineAfterResubscribe(t *testing.T) {
+	r := newRun()
+	r.feedRange(5, 9)
+	r.tr.resubscribed = true
+	r.epoch++
+	require.Equal(t, []gapEvent{{kind: eventReset, from: 0, to: 9}}, r.feed(0))
+	r.feedRange(1, 3)
+	require.Len(t, r.evs, 1)
+	require.Empty(t, r.tr.holes)
+	require.False(t, r.tr.resubscribed, "a reset starts afresh")
+	// Without a resubscription the same offset is a reordered message.
+	r2 := newRun()
+	r2.feedRange(5, 9)
+	require.Empty(t, r2.feed(3))
+	require.Equal(t, [][2]uint64{{4, 4}}, r2.Pending())
 }
