@@ -781,6 +781,6 @@ func printTable(results []result) {
 	fmt.Println("file-backed = the binary's pages resident at the end of the run (part of peak RSS, shared, not heap).")
 	fmt.Printf("window %d = danube-broker's max_unacked_messages per subscription (fixed in standalone mode); rows marked extra raise it on the double only.\n", realWindow)
 	fmt.Println("throughput cap rows: every message takes L in the pipeline before its ack, so at most 10 are in flight: at most 10/L msg/s per subscription.")
-	fmt.Println("delivered / skipped: distinct messages the output acknowledged / messages the input reported skipped (danube_input_skipped_messages).")
+	fmt.Println("delivered / skipped: messages the output sent (output_sent) / messages the input reported skipped (danube_input_skipped_messages).")
 	fmt.Println("Targets: end to end >= 50,000 msg/s, peak RSS < 100 MB.")
 }
