@@ -191,7 +191,7 @@ func run(n, baseN int, bin string) error {
 		topic := bn.topic(fmt.Sprintf("bench-produce-%d", i))
 		// The last run fills the topic the consume scenario reads: its
 		// subscription must exist first (new subscriptions start at the tail).
-		last := i == len(produce)-1
+		last := i == len(produce)-1 && bn.broker != nil
 		if last {
 			if err := bn.prepareSubscription(topic, "bench-consume", "bench-consumer", realWindow); err != nil {
 				return err
@@ -204,6 +204,23 @@ func run(n, baseN int, bin string) error {
 			if err := add(bn.consume(fmt.Sprintf("consume, danube input -> drop (window %d)", realWindow), topic, "bench-consume", "bench-consumer", p.n)); err != nil {
 				return err
 			}
+		}
+	}
+	if bn.broker == nil {
+		// A real broker: a backlog built before the consumer reads would
+		// mostly be skipped, and producers hang while a subscription's only
+		// consumer is disconnected (seen on v0.15.1), so the consumer runs
+		// first and the topic is filled while it reads.
+		topic := bn.topic("bench-consume")
+		if err := bn.prepareSubscription(topic, "bench-consume", "bench-consumer", realWindow); err != nil {
+			return err
+		}
+		r, err := bn.runProcess(fmt.Sprintf("consume, danube input -> drop (window %d, filled while consuming)", realWindow),
+			[]string{bn.consumerConfig(topic, "bench-consume", "bench-consumer")}, "root.output", int64(n),
+			func(addr string) { bn.fillWhenReady(addr, topic, n) })
+		r.consuming = true
+		if err := add(r, err); err != nil {
+			return err
 		}
 	}
 	if err := add(bn.endToEnd(n, realWindow)); err != nil {
@@ -236,6 +253,38 @@ func run(n, baseN int, bin string) error {
 	fmt.Printf("\n%d messages of 1 KiB per scenario (%d for max_in_flight 1 unbatched), broker: %s, total bench time %s.\n",
 		n, baseN, brokerDesc, time.Since(started).Round(time.Second))
 	return nil
+}
+
+// fillWhenReady fills topic once the danube-connect process at addr
+// reports ready (its input subscribed).
+func (bn *bench) fillWhenReady(addr, topic string, n int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := bn.fill(topic, n); err != nil {
+		fmt.Fprintf(os.Stderr, "filling %s: %v\n", topic, err)
+	}
+}
+
+// producerStartDelay holds back the first message of a producing stream on
+// a real broker, so that the consuming stream of the same process has
+// subscribed (new subscriptions start at the newest message).
+func (bn *bench) producerStartDelay() string {
+	if bn.broker != nil {
+		return ""
+	}
+	return `
+pipeline:
+  processors:
+    - sleep: { duration: '${! if count("bench-start") == 1 { "3s" } else { "0s" } }' }`
 }
 
 // topic names a topic of this run.
@@ -376,8 +425,8 @@ output:
     url: %s
     topic: %s
     producer_name: bench-cap
-    max_in_flight: 16%s
-`, n, perTick, payloadMapping, bn.url, topic, clientTuning)
+    max_in_flight: 16%s%s
+`, n, perTick, payloadMapping, bn.url, topic, clientTuning, bn.producerStartDelay())
 	consumerCfg := fmt.Sprintf(`
 input:
   danube:
@@ -420,8 +469,8 @@ output:
     topic: %s
     producer_name: bench-e2e
     max_in_flight: %d
-    batching: { count: 100, period: 5ms }%s
-`, n, payloadMapping, bn.url, topic, e2eInFlight, clientTuning)
+    batching: { count: 100, period: 5ms }%s%s
+`, n, payloadMapping, bn.url, topic, e2eInFlight, clientTuning, bn.producerStartDelay())
 	r, err := bn.runProcess(name, []string{producer, bn.consumerConfig(topic, sub, consumer)}, `stream="consume"`, int64(n))
 	r.consuming = true
 	return r, err
@@ -443,7 +492,13 @@ func (bn *bench) prepareSubscription(topic, sub, consumer string, window int) er
 		return fmt.Errorf("creating %s: %w", topic, err)
 	}
 	_ = p.Close()
-	if bn.broker != nil && window != realWindow {
+	if bn.broker == nil {
+		// A real v0.15.1 broker: a subscription whose consumer is gone
+		// made producers hang (seen in this bench), so the benchmark's
+		// consumer creates it (see producerStartDelay).
+		return nil
+	}
+	if window != realWindow {
 		bn.broker.SetSubscriptionDispatch(topic, sub, window)
 	}
 	c, err := cl.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: sub, Type: client.SubscriptionExclusive, ConsumerName: consumer})
@@ -456,7 +511,7 @@ func (bn *bench) prepareSubscription(topic, sub, consumer string, window int) er
 // runProcess runs danube-connect with one config (run mode) or several
 // (streams mode, stream ids "produce"/"consume"), waits until the output
 // counter whose labels contain match reaches want, and measures it.
-func (bn *bench) runProcess(name string, configs []string, pathMatch string, want int64) (result, error) {
+func (bn *bench) runProcess(name string, configs []string, pathMatch string, want int64, onStart ...func(httpAddr string)) (result, error) {
 	res := result{name: name, messages: want}
 	if only != "" && !strings.Contains(name, only) {
 		return res, errSkipped
@@ -508,6 +563,9 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	for _, f := range onStart {
+		go f(addr)
+	}
 
 	metricsURL := "http://" + addr + "/metrics"
 	var first, last sample
