@@ -453,11 +453,11 @@ func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, ser
 	in.mu.Lock()
 	cons := in.consumer
 	in.mu.Unlock()
-	if cons == nil {
-		return nil, nil, service.ErrNotConnected
-	}
 	if err := in.halted(); err != nil {
 		return nil, nil, in.stop(cons, err)
+	}
+	if cons == nil {
+		return nil, nil, service.ErrNotConnected
 	}
 	rctx := ctx
 	if in.conf.stopOnSkip {
@@ -507,7 +507,9 @@ func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, ser
 // returns the error reads fail with: not connected (so Benthos reports the
 // input down and retries Connect, which fails with the same reason).
 func (in *danubeInput) stop(cons *client.Consumer, cause error) error {
-	in.dropConsumer(cons)
+	if cons != nil {
+		in.dropConsumer(cons)
+	}
 	in.haltedLog.Do(func() { in.log.Errorf("%v", cause) })
 	return fmt.Errorf("%w: %w", service.ErrNotConnected, cause)
 }

@@ -752,6 +752,7 @@ func TestInputStopsOnSkippedMessages(t *testing.T) {
 		require.ErrorAs(t, err, &se, "Connect keeps failing with the range")
 		_, _, err = in.ReadBatch(context.Background())
 		require.ErrorIs(t, err, service.ErrNotConnected)
+		require.ErrorAs(t, err, &se, "reads keep failing with the range")
 	}
 	require.Len(t, rec.lines(slog.LevelError, "skipped messages: topic"), 1, "the range is logged once")
 }
