@@ -27,6 +27,7 @@ const (
 	diFieldSkippedMessages  = "skipped_messages"
 	diFieldSkipReorderCount = "skip_reorder_count"
 	diFieldSkipReorderTime  = "skip_reorder_timeout"
+	diFieldSkipStartup      = "skip_startup_messages"
 
 	// maxNackReason bounds the error text sent as the nack reason.
 	maxNackReason = 256
@@ -72,7 +73,8 @@ on such a broker.
 Detection: offsets are contiguous per topic partition, so with `+"`subscription_type`"+` `+"`exclusive`"+` or `+"`failover`"+`
 the input tracks them per partition and reports a missing range once `+"`skip_reorder_count`"+` later messages (or
 `+"`skip_reorder_timeout`"+`) passed without it, which tolerates the slight reordering the broker shows under
-concurrent producers; redeliveries are not gaps. Each confirmed range adds its size to the counter
+concurrent producers. Redeliveries are not gaps, and the first `+"`skip_startup_messages`"+` of each partition are not
+checked (a restarted consumer first gets what an earlier one left unacknowledged). Each confirmed range adds its size to the counter
 `+"`danube_input_skipped_messages`"+` (label `+"`topic`"+`) and is logged once as an error naming the topic, subscription
 and offsets; `+"`skipped_messages: stop`"+` then halts the input for an operator. The first offset the input sees is
 its baseline (a new subscription starts at the newest message). When the offsets start again from a lower value
@@ -139,6 +141,10 @@ You can access these metadata fields using function interpolation.
 			service.NewDurationField(diFieldSkipReorderTime).
 				Description("A missing offset that no later message follows is reported as skipped after this long.").
 				Default(client.DefaultGapReorderTimeout.String()).Advanced(),
+			service.NewIntField(diFieldSkipStartup).
+				Description("Offsets are not checked among the first this many messages of each partition after the input starts: on an existing subscription the broker first redelivers what an earlier consumer left unacknowledged, with holes where that consumer acknowledged out of order. Set it to the broker's window (`max_unacked_messages`).").
+				Default(client.DefaultGapStartupMessages).Advanced().
+				LintRule(`root = if this < 1 { "skip_startup_messages must be at least 1" }`),
 		).
 		Fields(dcCommonFields()...).
 		LintRule(`root = if this.key_filters.or([]).length() > 0 && this.subscription_type.or("shared") != "key_shared" { "key_filters require subscription_type: key_shared" }`).
@@ -283,6 +289,12 @@ func inputConfigFromParsed(conf *service.ParsedConfig, log *service.Logger) (ic 
 	}
 	if ic.gaps.ReorderTimeout <= 0 {
 		return ic, fmt.Errorf("field %s: must be positive", diFieldSkipReorderTime)
+	}
+	if ic.gaps.StartupMessages, err = conf.FieldInt(diFieldSkipStartup); err != nil {
+		return
+	}
+	if ic.gaps.StartupMessages < 1 {
+		return ic, fmt.Errorf("field %s: must be at least 1", diFieldSkipStartup)
 	}
 	return ic, nil
 }

@@ -28,6 +28,9 @@ const (
 	DefaultGapReorderCount = 32
 	// DefaultGapReorderTimeout confirms a gap that no later message follows.
 	DefaultGapReorderTimeout = 10 * time.Second
+	// DefaultGapStartupMessages is the broker's default window of
+	// unacknowledged messages (max_unacked_messages).
+	DefaultGapStartupMessages = 10
 )
 
 // maxPendingHoles bounds the unconfirmed holes kept per partition; beyond it
@@ -48,6 +51,13 @@ type GapOptions struct {
 	// ReorderTimeout confirms a missing offset this long after it was
 	// noticed. Default DefaultGapReorderTimeout.
 	ReorderTimeout time.Duration
+	// StartupMessages is how many first messages of a partition are not
+	// checked for gaps: a consumer of an existing subscription first gets
+	// what an earlier consumer left unacknowledged (at most the broker's
+	// window), with holes where that one acknowledged out of order. A live-
+	// feed skip cannot happen before the window was filled once. Default
+	// DefaultGapStartupMessages; negative: check from the first message.
+	StartupMessages int
 	// OnGap is called once per confirmed range of missing offsets.
 	OnGap func(Gap)
 	// OnReset is called when a partition's offsets started again from a
@@ -112,6 +122,9 @@ func NewGapDetector(opts GapOptions) *GapDetector {
 	if opts.ReorderTimeout <= 0 {
 		opts.ReorderTimeout = DefaultGapReorderTimeout
 	}
+	if opts.StartupMessages == 0 {
+		opts.StartupMessages = DefaultGapStartupMessages
+	}
 	return &GapDetector{opts: opts, now: time.Now, parts: map[string]*offsetTracker{}}
 }
 
@@ -129,6 +142,9 @@ func (d *GapDetector) Observe(topic string, offset, producerID, requestID uint64
 		d.parts[topic] = t
 	}
 	now := d.now()
+	if t.startup == 0 && !t.started {
+		t.startup = uint64(max(d.opts.StartupMessages, 1))
+	}
 	evs := t.observe(offset, msgIdentity{producerID, requestID}, now, d.opts.ReorderCount, d.opts.ReorderTimeout)
 	// Only this partition's holes can have changed.
 	d.armLocked(now, t.deadline(d.opts.ReorderTimeout))
@@ -273,11 +289,18 @@ type offsetTracker struct {
 	// resubscribed: the partition was subscribed again since tracking
 	// started, so nothing below low can still be a reordered message.
 	resubscribed bool
+	// startup is the number of first messages in which holes are not
+	// recorded (see GapOptions.StartupMessages); at least 1.
+	startup uint64
 }
 
 func (t *offsetTracker) start(off uint64, id msgIdentity) {
-	*t = offsetTracker{started: true, low: off, lowID: id, next: off + 1, seen: t.seen, reported: t.reported}
+	*t = offsetTracker{started: true, low: off, lowID: id, next: off + 1, seen: t.seen, reported: t.reported, startup: t.startup}
 }
+
+// settling reports whether the tracker is still within its first
+// messages, where holes are not recorded.
+func (t *offsetTracker) settling() bool { return t.seen <= t.startup }
 
 func (t *offsetTracker) observe(off uint64, id msgIdentity, now time.Time, count int, timeout time.Duration) []gapEvent {
 	t.seen++
@@ -290,7 +313,7 @@ func (t *offsetTracker) observe(off uint64, id msgIdentity, now time.Time, count
 	var evs []gapEvent
 	switch {
 	case off >= t.next:
-		if off > t.next {
+		if off > t.next && !t.settling() {
 			t.holes = append(t.holes, hole{from: t.next, to: off - 1, at: now, seq: t.seen})
 			if len(t.holes) > maxPendingHoles {
 				evs = append(evs, t.confirm(0))
@@ -311,7 +334,7 @@ func (t *offsetTracker) observe(off uint64, id msgIdentity, now time.Time, count
 	case off < t.low:
 		// Reordered at the start: lower the baseline; what lies between is
 		// missing until it arrives.
-		if off+1 < t.low {
+		if off+1 < t.low && !t.settling() {
 			t.holes = append([]hole{{from: off + 1, to: t.low - 1, at: now, seq: t.seen}}, t.holes...)
 		}
 		t.low, t.lowID = off, id

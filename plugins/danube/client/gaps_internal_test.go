@@ -333,3 +333,26 @@ func TestTrackerResetJustBelowBaselineAfterResubscribe(t *testing.T) {
 	require.Empty(t, r2.feed(3))
 	require.Equal(t, [][2]uint64{{4, 4}}, r2.Pending())
 }
+
+// TestTrackerStartupIgnoresLeftoverRedeliveries: a consumer of an existing
+// subscription first gets what an earlier consumer left unacknowledged
+// (here 3, 5 and 8 of 0..9, the others were acked out of order), then new
+// messages from 10: no gap. A skip after the first window still counts.
+func TestTrackerStartupIgnoresLeftoverRedeliveries(t *testing.T) {
+	r := newRun()
+	r.tr.startup = 10
+	r.feed(3, 5, 8)
+	r.feedRange(10, 100)
+	require.Empty(t, r.evs)
+	require.Empty(t, r.tr.holes)
+	r.feedRange(200, 200+uint64(r.count))
+	require.Equal(t, [][2]uint64{{101, 199}}, gapsOf(r.evs))
+
+	// A fresh subscription: the live-feed skip comes after the first
+	// window (10 contiguous messages) and is reported.
+	r2 := newRun()
+	r2.tr.startup = 10
+	r2.feedRange(0, 9)
+	r2.feedRange(744, 744+uint64(r2.count))
+	require.Equal(t, [][2]uint64{{10, 743}}, gapsOf(r2.evs))
+}
