@@ -8,8 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
-	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 )
 
 // compactBin merges the files of one bin into a new file next to the first

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
-	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 )
 
 const baseSchema = `{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"day","type":"string","nullable":true,"metadata":{}}]}`
