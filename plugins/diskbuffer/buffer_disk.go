@@ -28,9 +28,11 @@ func diskBufferSpec() *service.ConfigSpec {
 		Version("0.1.0").
 		Summary("Stores messages durably in a local directory and acknowledges them to the input as soon as they are on disk; the output side reads them from there.").
 		Description(`
-Every batch the input delivers is written, payload and all metadata with their types, to a bbolt database file
-(`+"`buffer.db`"+`) in `+"`path`"+`. Writes are group-committed: whatever batches are waiting when a commit starts share
-one transaction and its fsyncs, and the input's acknowledgement of each batch follows the commit that made it durable.
+Every batch the input delivers is written, payload and all metadata with their types, to bbolt database files
+(`+"`buffer-0.db`"+`, `+"`buffer-1.db`"+`) in `+"`path`"+`. Writes are group-committed: whatever batches are waiting when a
+commit starts share one transaction and its fsyncs, and the input's acknowledgement of each batch follows the commit that
+made it durable. The two files are committed in parallel, so batches arriving while one file syncs go to the other at
+once. Batches carry one sequence number across the files and are read back in that order.
 The output side reads the stored batches in order, several stored batches at a time (up to `+"`read_max_messages`"+` and
 `+"`read_max_bytes`"+`, never splitting a stored batch), and a batch is deleted only when the output acknowledges it.
 
@@ -230,7 +232,7 @@ func newDiskBuffer(c diskBufferConfig, mgr *service.Resources) (*diskBuffer, err
 	d.q = q
 	st := q.Stats()
 	if st.Entries > 0 {
-		d.log.Infof("Disk buffer %s holds %d messages (%s) from a previous run; they are delivered first", q.Path(), st.Records, humanize.IBytes(uint64(st.Bytes)))
+		d.log.Infof("Disk buffer %s holds %d messages (%s) from a previous run; they are delivered first", q.Dir(), st.Records, humanize.IBytes(uint64(st.Bytes)))
 	}
 	d.setDepth(st)
 	return d, nil
@@ -272,7 +274,7 @@ func (d *diskBuffer) WriteBatch(ctx context.Context, batch service.MessageBatch,
 		go func() { _ = aFn(context.Background(), err) }()
 	})
 	if err != nil {
-		return fmt.Errorf("disk buffer %s: %w", d.q.Path(), err)
+		return fmt.Errorf("disk buffer %s: %w", d.q.Dir(), err)
 	}
 	return nil
 }
@@ -302,7 +304,7 @@ func (d *diskBuffer) ReadBatch(ctx context.Context) (service.MessageBatch, servi
 		}
 		if err := lease.Ack(ctx); err != nil {
 			d.mErrors.Incr(1)
-			return fmt.Errorf("disk buffer %s: removing %d delivered messages (they will be delivered again): %w", d.q.Path(), n, err)
+			return fmt.Errorf("disk buffer %s: removing %d delivered messages (they will be delivered again): %w", d.q.Dir(), n, err)
 		}
 		d.mAcked.Incr(n)
 		return nil

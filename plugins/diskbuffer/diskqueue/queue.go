@@ -2,9 +2,13 @@
 // in one directory, built on bbolt (go.etcd.io/bbolt). It backs the `disk`
 // buffer but has no Benthos dependency.
 //
-// Appends are group-committed: one goroutine writes every append and
-// acknowledgement waiting at that moment in one bbolt transaction (one
-// commit, i.e. its fsyncs), then reports each append durable. Entries are
+// Appends are group-committed: a committer writes every append waiting at
+// that moment in one bbolt transaction (one commit, i.e. its fsyncs), then
+// reports each append durable. The queue is spread over a few bbolt files
+// (shards), each with its own committer, so that appends arriving while one
+// file is syncing are committed to another at once instead of waiting for
+// that sync to end; entries carry one global sequence number and are read
+// back in its order across the shards. Entries are
 // read in order, leased, and deleted only when the lease is acknowledged; a
 // negatively acknowledged lease is handed out again after a delay, and after
 // a restart every entry still stored is read again. bbolt's copy-on-write
@@ -26,8 +30,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// FileName is the bbolt file the queue keeps in its directory.
-const FileName = "buffer.db"
+// DefaultShards is the number of bbolt files (and parallel commits) when
+// Options.Shards is not set.
+const DefaultShards = 2
+
+// ShardFile is the name of shard i's bbolt file in the queue's directory.
+func ShardFile(i int) string { return fmt.Sprintf("buffer-%d.db", i) }
 
 var (
 	// ErrClosed is returned by calls made after Close.
@@ -55,8 +63,11 @@ type Options struct {
 	// waiting for their commit): Append waits while it would be exceeded.
 	MaxBytes int64
 	// LockTimeout is how long Open waits for another process to release
-	// the queue file (default 1s).
+	// the queue files (default 1s).
 	LockTimeout time.Duration
+	// Shards is the number of bbolt files committed in parallel (default
+	// DefaultShards); files of more shards found in Dir are opened too.
+	Shards int
 	// OnCommit, if set, is called after every commit attempt, from the
 	// committing goroutine.
 	OnCommit func(Commit)
@@ -95,6 +106,19 @@ type deleteReq struct {
 type entryInfo struct {
 	size    int64
 	records int
+	shard   int
+}
+
+// shard is one bbolt file with its committer.
+type shard struct {
+	id   int
+	db   *bolt.DB
+	path string
+	kick chan struct{}
+	done chan struct{}
+	// guarded by Queue.mu:
+	deletes    []*deleteReq
+	committing uint64 // lowest sequence number of the commit in progress, 0 when idle
 }
 
 type redelivery struct {
@@ -104,9 +128,9 @@ type redelivery struct {
 
 // Queue is a durable queue; all methods are safe for concurrent use.
 type Queue struct {
-	db   *bolt.DB
-	path string
-	opts Options
+	shards []*shard
+	dir    string
+	opts   Options
 
 	readMu sync.Mutex // serialises Read, the only mover of cursor
 
@@ -115,17 +139,13 @@ type Queue struct {
 	closed     bool
 	endOfInput bool
 	nextSeq    uint64 // last assigned sequence number
-	committed  uint64 // highest durable sequence number
 	cursor     uint64 // next sequence number to read (beyond redeliveries)
 	pending    []*appendReq
-	deletes    []*deleteReq
 	stats      Stats
 	handedOut  map[uint64]entryInfo // read, not yet deleted
 	redeliver  []redelivery         // handed out, nacked, to be read again
 
-	kick chan struct{}
 	stop chan struct{}
-	done chan struct{}
 }
 
 // Open opens (or creates) the queue in opts.Dir. It fails with ErrLocked if
@@ -143,7 +163,43 @@ func Open(opts Options) (*Queue, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("disk queue: creating %s: %w", opts.Dir, err)
 	}
-	path := filepath.Join(opts.Dir, FileName)
+	if opts.Shards <= 0 {
+		opts.Shards = DefaultShards
+	}
+	for {
+		// Never leave entries of a previous, wider configuration unread.
+		if _, err := os.Stat(filepath.Join(opts.Dir, ShardFile(opts.Shards))); err != nil {
+			break
+		}
+		opts.Shards++
+	}
+	q := &Queue{
+		dir:       opts.Dir,
+		opts:      opts,
+		changed:   make(chan struct{}),
+		handedOut: map[uint64]entryInfo{},
+		stop:      make(chan struct{}),
+	}
+	for i := 0; i < opts.Shards; i++ {
+		s, err := openShard(opts, i)
+		if err != nil {
+			q.closeFiles()
+			return nil, err
+		}
+		q.shards = append(q.shards, s)
+	}
+	if err := q.load(); err != nil {
+		q.closeFiles()
+		return nil, err
+	}
+	for _, s := range q.shards {
+		go q.commitLoop(s)
+	}
+	return q, nil
+}
+
+func openShard(opts Options, i int) (*shard, error) {
+	path := filepath.Join(opts.Dir, ShardFile(i))
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: opts.LockTimeout,
 		// The free list is rebuilt by a scan at open instead of being
@@ -160,66 +216,76 @@ func Open(opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk queue: opening %s: %w", path, err)
 	}
-	q := &Queue{
-		db:        db,
-		path:      path,
-		opts:      opts,
-		changed:   make(chan struct{}),
-		handedOut: map[uint64]entryInfo{},
-		kick:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-	}
-	if err := q.load(); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	go q.commitLoop()
-	return q, nil
-}
-
-// load creates the bucket and counts what a previous run left.
-func (q *Queue) load() error {
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketName)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("disk queue: initialising %s: %w", q.path, err)
+		_ = db.Close()
+		return nil, fmt.Errorf("disk queue: initialising %s: %w", path, err)
 	}
-	err = q.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketName).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq, err := seqOf(k)
-			if err != nil {
-				return err
+	return &shard{id: i, db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{})}, nil
+}
+
+func (q *Queue) closeFiles() {
+	for _, s := range q.shards {
+		_ = s.db.Close()
+	}
+}
+
+// load counts what a previous run left.
+func (q *Queue) load() error {
+	first := uint64(0)
+	for _, s := range q.shards {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketName).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				seq, err := seqOf(k)
+				if err != nil {
+					return err
+				}
+				n, err := entryRecordCount(v)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", seq, err)
+				}
+				if first == 0 || seq < first {
+					first = seq
+				}
+				q.stats.Entries++
+				q.stats.Records += n
+				q.stats.Bytes += int64(len(v))
+				q.nextSeq = max(q.nextSeq, seq)
 			}
-			n, err := entryRecordCount(v)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
-			}
-			if q.stats.Entries == 0 {
-				q.cursor = seq
-			}
-			q.stats.Entries++
-			q.stats.Records += n
-			q.stats.Bytes += int64(len(v))
-			q.committed = seq
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("disk queue: reading %s: %w", s.path, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("disk queue: reading %s: %w", q.path, err)
 	}
-	q.nextSeq = q.committed
-	if q.stats.Entries == 0 {
-		q.cursor = q.committed + 1
+	q.cursor = q.nextSeq + 1
+	if first > 0 {
+		q.cursor = first
 	}
 	return nil
 }
 
-// Path is the queue's bbolt file.
-func (q *Queue) Path() string { return q.path }
+// readableLocked is the highest sequence number below which no append is
+// waiting for or in a commit: everything up to it is stored or lost.
+func (q *Queue) readableLocked() uint64 {
+	low := q.nextSeq + 1
+	if len(q.pending) > 0 {
+		low = q.pending[0].seq
+	}
+	for _, s := range q.shards {
+		if s.committing != 0 && s.committing < low {
+			low = s.committing
+		}
+	}
+	return low - 1
+}
+
+// Dir is the queue's directory.
+func (q *Queue) Dir() string { return q.dir }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
@@ -236,10 +302,17 @@ func (q *Queue) broadcastLocked() {
 	q.changed = make(chan struct{})
 }
 
-func (q *Queue) signalCommit() {
+func (s *shard) signal() {
 	select {
-	case q.kick <- struct{}{}:
+	case s.kick <- struct{}{}:
 	default:
+	}
+}
+
+// signalCommit wakes every committer; an idle one takes the waiting appends.
+func (q *Queue) signalCommit() {
+	for _, s := range q.shards {
+		s.signal()
 	}
 }
 
@@ -284,25 +357,26 @@ func (q *Queue) Append(ctx context.Context, recs []Record, done func(error)) err
 	return nil
 }
 
-func (q *Queue) commitLoop() {
-	defer close(q.done)
+func (q *Queue) commitLoop(s *shard) {
+	defer close(s.done)
 	for {
 		select {
-		case <-q.kick:
-			for q.commitOnce() {
+		case <-s.kick:
+			for q.commitOnce(s) {
 			}
 		case <-q.stop:
 			// Close refuses new work; commit what was accepted.
-			for q.commitOnce() {
+			for q.commitOnce(s) {
 			}
 			return
 		}
 	}
 }
 
-// commitOnce writes the waiting appends (up to maxCommitBytes) and deletes in
-// one transaction; it reports whether there was anything to do.
-func (q *Queue) commitOnce() bool {
+// commitOnce writes the waiting appends (up to maxCommitBytes) and the
+// shard's deletes in one transaction; it reports whether there was anything
+// to do.
+func (q *Queue) commitOnce(s *shard) bool {
 	q.mu.Lock()
 	var appends []*appendReq
 	var bytes int64
@@ -312,15 +386,18 @@ func (q *Queue) commitOnce() bool {
 		q.pending[0] = nil
 		q.pending = q.pending[1:]
 	}
-	deletes := q.deletes
-	q.deletes = nil
+	if len(appends) > 0 {
+		s.committing = appends[0].seq
+	}
+	deletes := s.deletes
+	s.deletes = nil
 	q.mu.Unlock()
 	if len(appends) == 0 && len(deletes) == 0 {
 		return false
 	}
 
 	start := time.Now()
-	err := q.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketName)
 		for _, a := range appends {
 			if err := b.Put(seqKey(a.seq), a.data); err != nil {
@@ -337,16 +414,15 @@ func (q *Queue) commitOnce() bool {
 		return nil
 	})
 	if err != nil {
-		err = fmt.Errorf("disk queue commit to %s: %w", q.path, err)
+		err = fmt.Errorf("disk queue commit to %s: %w", s.path, err)
 	}
 	c := Commit{Duration: time.Since(start), Appended: len(appends), Err: err}
 
 	q.mu.Lock()
+	s.committing = 0
 	for _, a := range appends {
 		c.AppendedRecords += a.records
-		if err == nil {
-			q.committed = a.seq // appends are taken in sequence order
-		} else {
+		if err != nil {
 			q.stats.Entries--
 			q.stats.Records -= a.records
 			q.stats.Bytes -= int64(len(a.data))
@@ -414,21 +490,39 @@ func (l *Lease) Ack(ctx context.Context) error {
 		return errSettled
 	}
 	q := l.q
-	req := &deleteReq{seqs: l.seqs, done: make(chan error, 1)}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	q.deletes = append(q.deletes, req)
-	q.mu.Unlock()
-	q.signalCommit()
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	// One delete per shard holding entries of the lease.
+	perShard := map[int][]uint64{}
+	for _, seq := range l.seqs {
+		sh := q.handedOut[seq].shard
+		perShard[sh] = append(perShard[sh], seq)
 	}
+	var reqs []*deleteReq
+	for sh, seqs := range perShard {
+		req := &deleteReq{seqs: seqs, done: make(chan error, 1)}
+		q.shards[sh].deletes = append(q.shards[sh].deletes, req)
+		reqs = append(reqs, req)
+	}
+	q.mu.Unlock()
+	for sh := range perShard {
+		q.shards[sh].signal()
+	}
+	var firstErr error
+	for _, req := range reqs {
+		select {
+		case err := <-req.done:
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return firstErr
 }
 
 // Nack hands the lease's entries out again, not before delay has passed; in
@@ -478,14 +572,14 @@ func (q *Queue) Read(ctx context.Context, maxRecords int, maxBytes int64) (*Leas
 			}
 		}
 		q.redeliver = rest
-		if len(due) > 0 || q.cursor <= q.committed {
+		if len(due) > 0 || q.cursor <= q.readableLocked() {
 			lease, err := q.leaseLocked(due, maxRecords, maxBytes)
 			if err != nil || lease != nil {
 				return lease, err
 			}
 			continue
 		}
-		if q.endOfInput && len(q.pending) == 0 && len(q.handedOut) == 0 {
+		if q.endOfInput && q.readableLocked() == q.nextSeq && len(q.handedOut) == 0 {
 			q.mu.Unlock()
 			return nil, ErrDrained
 		}
@@ -518,21 +612,14 @@ func waitFor(ctx context.Context, changed <-chan struct{}, until time.Time) erro
 // entries. It is called with q.mu held and returns with it released; a nil
 // lease without error means nothing was found (the cursor moved past a gap).
 func (q *Queue) leaseLocked(due []redelivery, maxRecords int, maxBytes int64) (*Lease, error) {
-	slices.SortFunc(due, func(a, b redelivery) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(due, func(a, b redelivery) int { return cmpSeq(a.seq, b.seq) })
 	var records int
 	var bytes int64
 	fits := func(n int, size int64) bool {
 		return records == 0 || (records+n <= maxRecords && bytes+size <= maxBytes)
 	}
 	var again []uint64
+	againShard := map[uint64]int{}
 	for i, r := range due {
 		info := q.handedOut[r.seq]
 		if !fits(info.records, info.size) {
@@ -542,60 +629,18 @@ func (q *Queue) leaseLocked(due []redelivery, maxRecords int, maxBytes int64) (*
 		records += info.records
 		bytes += info.size
 		again = append(again, r.seq)
+		againShard[r.seq] = info.shard
 	}
-	from, to := q.cursor, q.committed
+	from, to := q.cursor, q.readableLocked()
 	readNew := len(again) == len(due) // nothing left over from the redeliveries
 	q.mu.Unlock()
 
 	lease := &Lease{q: q}
 	newInfo := map[uint64]entryInfo{}
-	cursor := from // where the next read starts
-	err := q.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketName)
-		for _, seq := range again {
-			v := b.Get(seqKey(seq))
-			if v == nil {
-				return fmt.Errorf("entry %d to redeliver is missing", seq)
-			}
-			var err error
-			if lease.Records, err = decodeEntry(lease.Records, v); err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
-			}
-			lease.seqs = append(lease.seqs, seq)
-		}
-		if !readNew {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(seqKey(from)); ; k, v = c.Next() {
-			if k == nil {
-				cursor = to + 1 // everything up to the last commit was taken
-				return nil
-			}
-			seq, err := seqOf(k)
-			if err != nil {
-				return err
-			}
-			if seq > to {
-				cursor = to + 1
-				return nil
-			}
-			n, err := entryRecordCount(v)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
-			}
-			if !fits(n, int64(len(v))) {
-				return nil
-			}
-			if lease.Records, err = decodeEntry(lease.Records, v); err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
-			}
-			records += n
-			bytes += int64(len(v))
-			lease.seqs = append(lease.seqs, seq)
-			newInfo[seq] = entryInfo{size: int64(len(v)), records: n}
-			cursor = seq + 1
-		}
+	cursor, err := q.readEntries(lease, again, againShard, readNew, from, to, fits, func(seq uint64, info entryInfo) {
+		records += info.records
+		bytes += info.size
+		newInfo[seq] = info
 	})
 
 	q.mu.Lock()
@@ -605,7 +650,7 @@ func (q *Queue) leaseLocked(due []redelivery, maxRecords int, maxBytes int64) (*
 		for _, seq := range again {
 			q.redeliver = append(q.redeliver, redelivery{seq: seq, at: now})
 		}
-		return nil, fmt.Errorf("disk queue: reading %s: %w", q.path, err)
+		return nil, fmt.Errorf("disk queue: reading %s: %w", q.dir, err)
 	}
 	if readNew {
 		q.cursor = max(q.cursor, cursor)
@@ -617,6 +662,110 @@ func (q *Queue) leaseLocked(due []redelivery, maxRecords int, maxBytes int64) (*
 		return nil, nil
 	}
 	return lease, nil
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readEntries decodes the redeliveries (again) and then, if readNew, the
+// stored entries with sequence numbers in [from, to], merged across the
+// shards in sequence order, while fits allows. It returns where the next
+// read of new entries starts.
+func (q *Queue) readEntries(lease *Lease, again []uint64, againShard map[uint64]int, readNew bool, from, to uint64,
+	fits func(int, int64) bool, took func(uint64, entryInfo),
+) (next uint64, err error) {
+	txs := make([]*bolt.Tx, len(q.shards))
+	defer func() {
+		for _, tx := range txs {
+			if tx != nil {
+				_ = tx.Rollback()
+			}
+		}
+	}()
+	for i, s := range q.shards {
+		if txs[i], err = s.db.Begin(false); err != nil {
+			return from, err
+		}
+	}
+	for _, seq := range again {
+		v := txs[againShard[seq]].Bucket(bucketName).Get(seqKey(seq))
+		if v == nil {
+			return from, fmt.Errorf("entry %d to redeliver is missing", seq)
+		}
+		if lease.Records, err = decodeEntry(lease.Records, v); err != nil {
+			return from, fmt.Errorf("entry %d: %w", seq, err)
+		}
+		lease.seqs = append(lease.seqs, seq)
+	}
+	if !readNew {
+		return from, nil
+	}
+
+	// One cursor per shard, merged by sequence number.
+	type head struct {
+		c   *bolt.Cursor
+		seq uint64
+		v   []byte
+	}
+	heads := make([]*head, len(q.shards))
+	advance := func(h *head, k, v []byte) error {
+		h.seq, h.v = 0, nil
+		if k == nil {
+			return nil
+		}
+		seq, err := seqOf(k)
+		if err != nil {
+			return err
+		}
+		if seq <= to {
+			h.seq, h.v = seq, v
+		}
+		return nil
+	}
+	for i, tx := range txs {
+		heads[i] = &head{c: tx.Bucket(bucketName).Cursor()}
+		k, v := heads[i].c.Seek(seqKey(from))
+		if err := advance(heads[i], k, v); err != nil {
+			return from, err
+		}
+	}
+	next = from
+	for {
+		var low *head
+		shard := 0
+		for i, h := range heads {
+			if h.v != nil && (low == nil || h.seq < low.seq) {
+				low, shard = h, i
+			}
+		}
+		if low == nil {
+			return to + 1, nil // everything up to the readable limit was taken
+		}
+		n, err := entryRecordCount(low.v)
+		if err != nil {
+			return next, fmt.Errorf("entry %d: %w", low.seq, err)
+		}
+		if !fits(n, int64(len(low.v))) {
+			return next, nil
+		}
+		if lease.Records, err = decodeEntry(lease.Records, low.v); err != nil {
+			return next, fmt.Errorf("entry %d: %w", low.seq, err)
+		}
+		lease.seqs = append(lease.seqs, low.seq)
+		took(low.seq, entryInfo{size: int64(len(low.v)), records: n, shard: shard})
+		next = low.seq + 1
+		k, v := low.c.Next()
+		if err := advance(low, k, v); err != nil {
+			return next, err
+		}
+	}
 }
 
 // EndOfInput marks that no more appends come: Read returns ErrDrained once
@@ -636,7 +785,7 @@ func (q *Queue) Stats() Stats {
 }
 
 // Close commits the appends and acknowledgements already accepted, then
-// closes the file. Leased entries that were not acknowledged stay stored
+// closes the files. Leased entries that were not acknowledged stay stored
 // and are read again by the next Open. Calls after Close fail with ErrClosed.
 func (q *Queue) Close(ctx context.Context) error {
 	q.mu.Lock()
@@ -647,18 +796,33 @@ func (q *Queue) Close(ctx context.Context) error {
 	if !already {
 		close(q.stop)
 	}
+	committersDone := make(chan struct{})
+	go func() {
+		for _, s := range q.shards {
+			<-s.done
+		}
+		close(committersDone)
+	}()
 	select {
-	case <-q.done:
+	case <-committersDone:
 	case <-ctx.Done():
-		// The committer still finishes; close the file after it.
-		go func() {
-			<-q.done
-			_ = q.db.Close()
-		}()
+		// The committers still finish; close the files after them.
+		if !already {
+			go func() {
+				<-committersDone
+				q.closeFiles()
+			}()
+		}
 		return ctx.Err()
 	}
 	if already {
 		return nil
 	}
-	return q.db.Close()
+	var firstErr error
+	for _, s := range q.shards {
+		if err := s.db.Close(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("disk queue: closing %s: %w", s.path, err)
+		}
+	}
+	return firstErr
 }

@@ -297,7 +297,7 @@ func TestSecondOpenFailsWithLockError(t *testing.T) {
 	start := time.Now()
 	_, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, LockTimeout: 200 * time.Millisecond})
 	require.ErrorIs(t, err, ErrLocked)
-	assert.Contains(t, err.Error(), filepath.Join(dir, FileName))
+	assert.Contains(t, err.Error(), filepath.Join(dir, ShardFile(0)))
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -308,10 +308,10 @@ func TestGarbageFileFailsOpenCleanly(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), content, 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, ShardFile(1)), content, 0o600))
 			_, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, LockTimeout: 200 * time.Millisecond})
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), filepath.Join(dir, FileName))
+			assert.Contains(t, err.Error(), filepath.Join(dir, ShardFile(1)))
 		})
 	}
 }
@@ -321,13 +321,13 @@ func TestGarbageFileFailsOpenCleanly(t *testing.T) {
 // checksum rejects it and the queue opens as of the commit before.
 func TestTornLastCommitFallsBackToThePreviousOne(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20})
+	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
 	require.NoError(t, err)
 	appendSync(t, q, rec("first"))
 	appendSync(t, q, rec("second"))
 	require.NoError(t, q.Close(context.Background()))
 
-	path := filepath.Join(dir, FileName)
+	path := filepath.Join(dir, ShardFile(0))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	require.NoError(t, err)
 	pageSize := os.Getpagesize()
@@ -352,7 +352,9 @@ func TestTornLastCommitFallsBackToThePreviousOne(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	q2 := openQueue(t, dir, 1<<20)
+	q2, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
+	require.NoError(t, err)
+	defer q2.Close(context.Background())
 	l := readLease(t, q2, 10)
 	assert.Equal(t, []string{"first"}, payloads(l), "the damaged newest commit is ignored, the previous one is intact")
 }
@@ -450,9 +452,15 @@ func TestConcurrentWritersReaderAndAcks(t *testing.T) {
 // their commit, as the danube input does with the broker's window of 10,
 // while a reader acknowledges everything it reads.
 func BenchmarkAppendWindow10(b *testing.B) {
+	for _, shards := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) { benchWindow10(b, shards) })
+	}
+}
+
+func benchWindow10(b *testing.B, shards int) {
 	var syncs atomic.Int64
 	var syncNanos atomic.Int64
-	q, err := Open(Options{Dir: b.TempDir(), MaxBytes: 1 << 30, OnCommit: func(c Commit) {
+	q, err := Open(Options{Dir: b.TempDir(), MaxBytes: 1 << 30, Shards: shards, OnCommit: func(c Commit) {
 		syncs.Add(1)
 		syncNanos.Add(int64(c.Duration))
 	}})
@@ -483,5 +491,67 @@ func BenchmarkAppendWindow10(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
 	if n := syncs.Load(); n > 0 {
 		b.ReportMetric(float64(syncNanos.Load())/float64(n)/1e3, "µs/commit")
+	}
+}
+
+// TestOrderAcrossShardsWhileCommitting reads while a writer appends without
+// waiting, so commits run on both shards at once and finish in any order:
+// the reader still sees every entry once, in append order.
+func TestOrderAcrossShardsWhileCommitting(t *testing.T) {
+	var commitsPerShardUsed atomic.Int64
+	q := openQueue(t, t.TempDir(), 64<<20, func(c Commit) {
+		if c.Appended > 0 {
+			commitsPerShardUsed.Add(1)
+		}
+	})
+	const n = 3000
+	go func() {
+		for i := 0; i < n; i++ {
+			assert.NoError(t, q.Append(context.Background(), []Record{rec(fmt.Sprint(i))}, func(err error) { assert.NoError(t, err) }))
+			if i%50 == 0 {
+				time.Sleep(time.Millisecond) // let commits start with few entries
+			}
+		}
+		q.EndOfInput()
+	}()
+	next := 0
+	for {
+		l, err := q.Read(context.Background(), 7, 1<<20)
+		if errors.Is(err, ErrDrained) {
+			break
+		}
+		require.NoError(t, err)
+		for _, r := range l.Records {
+			require.Equal(t, fmt.Sprint(next), string(r.Payload), "entries come out in append order")
+			next++
+		}
+		require.NoError(t, l.Ack(context.Background()))
+	}
+	assert.Equal(t, n, next)
+	t.Logf("%d commits with appends", commitsPerShardUsed.Load())
+}
+
+// TestReopenWithFewerShardsReadsEveryFile stores entries in two shards and
+// reopens with one: the second file is still opened and read.
+func TestReopenWithFewerShardsReadsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 3})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := 0; i < 300; i++ {
+		wg.Add(1)
+		require.NoError(t, q.Append(context.Background(), []Record{rec(fmt.Sprint(i))}, func(err error) { assert.NoError(t, err); wg.Done() }))
+	}
+	wg.Wait()
+	require.NoError(t, q.Close(context.Background()))
+
+	q2, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
+	require.NoError(t, err)
+	defer q2.Close(context.Background())
+	assert.Len(t, q2.shards, 3)
+	l := readLease(t, q2, 1000)
+	require.Len(t, l.Records, 300)
+	for i, r := range l.Records {
+		assert.Equal(t, fmt.Sprint(i), string(r.Payload))
 	}
 }
