@@ -111,7 +111,6 @@ type entryInfo struct {
 
 // shard is one bbolt file with its committer.
 type shard struct {
-	id   int
 	db   *bolt.DB
 	path string
 	kick chan struct{}
@@ -224,7 +223,7 @@ func openShard(opts Options, i int) (*shard, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("disk queue: initialising %s: %w", path, err)
 	}
-	return &shard{id: i, db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{})}, nil
+	return &shard{db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 
 func (q *Queue) closeFiles() {
