@@ -48,12 +48,13 @@ func main() {
 }
 
 type result struct {
-	name      string
-	consumed  int64
-	rate      float64 // consumed msg/s (broker acknowledgements)
-	committed int64   // rows in the table when the measurement ended
-	e2eRate   float64 // rows committed per second, first to last
-	peakRSS   int64
+	name       string
+	consumed   int64
+	rate       float64 // consumed msg/s (broker acknowledgements)
+	committed  int64   // rows in the table when the measurement ended
+	e2eRate    float64 // rows committed per second, first to last
+	peakRSS    int64
+	commitNote string // the disk buffer's group commits
 }
 
 type scenario struct {
@@ -99,6 +100,11 @@ func run(n, maxUnacked int, window time.Duration, bin string) error {
 	fmt.Println("|---|---:|---:|---:|---:|")
 	for _, r := range results {
 		fmt.Printf("| %s | %.0f | %.0f | %.1fx | %d MB |\n", r.name, r.rate, r.e2eRate, r.rate/base, r.peakRSS>>20)
+	}
+	for _, r := range results {
+		if r.commitNote != "" {
+			fmt.Printf("\n%s: %s.\n", r.name, r.commitNote)
+		}
 	}
 	fmt.Printf("\nBacklog of %d messages (~40 B JSON) per scenario, broker: in-process danubetest with a window of %d, delta_lake flush_period 1s on local disk; "+
 		"a scenario is measured for at most %s. Issue 12's target for the disk buffer: at least 5,000 msg/s consumed (about 10 msg/s without it).\n",
@@ -208,6 +214,11 @@ output:
 		}
 	}
 	res.peakRSS = procStatus(cmd.Process.Pid, "VmHWM")
+	if m, err := scrape(metricsURL); err == nil && m["disk_buffer_commits"] > 0 {
+		res.commitNote = fmt.Sprintf("%.1f messages per commit, commit p50 %.2f ms, p90 %.2f ms",
+			m["disk_buffer_written"]/m["disk_buffer_commits"],
+			quantile(m, "disk_buffer_commit_latency_ns", "0.5")/1e6, quantile(m, "disk_buffer_commit_latency_ns", "0.9")/1e6)
+	}
 	return res, nil
 }
 
@@ -264,26 +275,52 @@ func produce(url, topic string, n int) error {
 	}
 }
 
-// scrapeRows sums the delta_lake_rows counter of the process.
-func scrapeRows(url string) (int64, error) {
+// scrape reads the process's Prometheus metrics: each value by its full
+// series name (with labels) and, summed, by its bare metric name.
+func scrape(url string) (map[string]float64, error) {
 	resp, err := http.Get(url)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	var total int64
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "delta_lake_rows") {
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err == nil {
-				total += int64(v)
-			}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		series := line[:sp]
+		out[series] = v
+		if br := strings.IndexByte(series, '{'); br > 0 {
+			out[series[:br]] += v
 		}
 	}
-	return total, sc.Err()
+	return out, sc.Err()
+}
+
+// quantile finds a summary quantile of a metric, whatever its other labels.
+func quantile(m map[string]float64, name, q string) float64 {
+	for series, v := range m {
+		if strings.HasPrefix(series, name+"{") && strings.Contains(series, `quantile="`+q+`"`) {
+			return v
+		}
+	}
+	return 0
+}
+
+func scrapeRows(url string) (int64, error) {
+	m, err := scrape(url)
+	return int64(m["delta_lake_rows"]), err
 }
 
 func build(dir string) (string, error) {
