@@ -190,3 +190,31 @@ func TestDiskBufferLiftsTheWindowCap(t *testing.T) {
 	t.Logf("disk buffer: %.0f msg/s, without: %.0f msg/s, ratio %.1f", with, without, with/without)
 	assert.Greater(t, with, 5*without, "the buffer releases the broker's window at disk speed, not at sink speed")
 }
+
+// TestDiskBufferSecondProcessFailsClearly starts two danube-connect
+// processes on one buffer directory: the second must exit with an error
+// naming the locked file instead of hanging or sharing it.
+func TestDiskBufferSecondProcessFailsClearly(t *testing.T) {
+	broker := danubetest.Start(t)
+	const topic = "/default/disk-buffer-lock"
+	require.NoError(t, broker.CreateTopic(topic, true))
+	work := t.TempDir()
+	bufferDir := filepath.Join(work, "buffer")
+	first := startDeltaProcess(t, diskBufferLakeConfig(broker.URL(), topic, filepath.Join(work, "table"), bufferDir))
+	waitSubscribed(t, broker, topic, "lake")
+
+	second := startDeltaProcess(t, diskBufferLakeConfig(broker.URL(), topic, filepath.Join(work, "table2"), bufferDir))
+	select {
+	case <-second.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the second process did not give up on the locked buffer")
+	}
+	assert.False(t, second.cmd.ProcessState.Success(), "the second process must fail")
+	assert.Contains(t, second.output(), "in use by another process")
+	assert.Contains(t, second.output(), filepath.Join(bufferDir, "buffer-0.db"))
+	select {
+	case <-first.done:
+		t.Fatalf("the first process stopped:\n%s", first.output())
+	default:
+	}
+}
