@@ -36,8 +36,8 @@ once. Batches carry one sequence number across the files and are read back in th
 The output side reads the stored batches in order, several stored batches at a time (up to `+"`read_max_messages`"+` and
 `+"`read_max_bytes`"+`, never splitting a stored batch), and a batch is deleted only when the output acknowledges it.
 
-The buffer holds at most `+"`max_bytes`"+` of stored batches (their encoded size; the file itself is somewhat larger and
-does not shrink). When it is full the input waits until the output has acknowledged enough to make room.
+The buffer holds at most `+"`max_bytes`"+` of stored batches (their encoded size; the files are somewhat larger and do
+not shrink). When it is full the input waits until the output has acknowledged enough to make room.
 
 == When to use it
 
@@ -57,7 +57,9 @@ give every pipeline its own `+"`path`"+` on a persistent volume.
 
 An input's batch is acknowledged only after it was fsynced (a failed commit negatively acknowledges it). A stored batch
 stays on disk until the output acknowledges it; when the output rejects it, it is handed out again after
-`+"`redelivery_delay`"+` while later batches continue (so order is kept except around failures). A graceful shutdown first
+`+"`redelivery_delay`"+` while later batches continue (so order is kept except around failures). A batch read from the
+buffer is acknowledged as a whole: when the output rejects some of its messages, all of them are handed out again, so
+the accepted ones are delivered twice (`+"`delta_lake`"+` recognises Danube messages it already committed). A graceful shutdown first
 commits everything already accepted, then hands the remaining batches to the output until the buffer is empty or the
 shutdown timeout ends; what is left stays on disk. After a restart, including after a kill -9 or a power loss, every
 batch not acknowledged by the output is read again, so delivery is at least once: duplicates are possible only for
