@@ -100,6 +100,16 @@ naming the field (and, with several rows per message, the row number: a bad row 
 of its batch is committed. A failed commit fails every message waiting on it. Exactly-once works per message: the
 offset of a message covers all of its rows.
 
+== Messages that can never be written
+
+Benthos retries a failed message until it is written. A message the table can never take (not JSON, a type conflict)
+would be retried forever, so route failures to a dead-letter output: wrap `+"`delta_lake`"+` in a `+"`fallback`"+` output
+whose second output (a file, a topic) receives the failed messages with the reason in the `+"`fallback_error`"+`
+metadata, and put a `+"`retry`"+` output with `+"`max_retries`"+` around `+"`delta_lake`"+` so that transient store errors get a
+few attempts first (see `+"`config/delta_dead_letter.yaml`"+`). The error of a failed write names the table, the message
+(and row), the cause as the store or the decoder reported it, and how many more messages of the batch failed. Connect
+checks that a table path without interpolations is writable and fails with the store's reason when it is not.
+
 == Exactly-once from Danube
 
 When messages carry the `+"`danube_topic`"+` (partition topic) and `+"`danube_offset`"+` metadata set by the `+"`danube`"+`
@@ -589,21 +599,22 @@ func newDeltaLakeOutput(conf dlConfig, mgr *service.Resources) (*deltaLakeOutput
 	return &deltaLakeOutput{conf: conf, log: log, w: w, errs: errs}, nil
 }
 
-// Connect has nothing to dial: tables are opened lazily per path.
+// Connect checks that a table location without interpolations can be
+// written to (a missing bucket, missing permissions or a path that cannot
+// be created fail here, with the store's reason); tables are opened lazily
+// on their first rows.
 func (o *deltaLakeOutput) Connect(ctx context.Context) error {
+	if path, ok := o.conf.path.Static(); ok {
+		return o.w.CheckWritable(ctx, path)
+	}
 	return nil
 }
 
 // WriteBatch hands the batch to the table writer and fails only the
 // messages that could not be written.
 func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	var batchErr *service.BatchError
-	fail := func(i int, err error) {
-		if batchErr == nil {
-			batchErr = service.NewBatchError(batch, errors.New("writing some messages to Delta Lake failed"))
-		}
-		batchErr.Failed(i, err)
-	}
+	var failed msgFailures
+	fail := func(i int, err error) { failed.add(i, err) }
 	msgs := make([]tablewriter.Message, len(batch))
 	var skip []int
 	staticPath, isStatic := o.conf.path.Static()
@@ -627,13 +638,14 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 		info, err := o.messageInfo(batch, i, msg)
 		if err != nil {
 			o.errs.Incr(1)
-			fail(i, err)
+			fail(i, fmt.Errorf("table %s: %w", path, err))
 			skip = append(skip, i)
 			continue
 		}
 		info.Table = path
 		msgs[i] = info
 	}
+	var err error
 	if len(skip) > 0 {
 		// Messages failed here carry no table and stay out of the write.
 		var idx []int
@@ -644,17 +656,58 @@ func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageB
 				idx = append(idx, i)
 			}
 		}
-		err := o.w.Write(ctx, kept, func(k int, err error) { fail(idx[k], err) })
-		if err != nil {
-			return o.writeErr(err)
-		}
-	} else if err := o.w.Write(ctx, msgs, fail); err != nil {
+		err = o.w.Write(ctx, kept, func(k int, err error) { fail(idx[k], err) })
+	} else {
+		err = o.w.Write(ctx, msgs, fail)
+	}
+	if err != nil {
 		return o.writeErr(err)
 	}
-	if batchErr != nil {
-		return batchErr
+	return failed.batchError(batch)
+}
+
+// msgFailures collects the messages of one batch that failed, so that the
+// batch error (the text Benthos logs) can name the first message, its cause
+// and how many more failed.
+type msgFailures struct {
+	idx  []int
+	errs []error
+}
+
+func (f *msgFailures) add(i int, err error) {
+	f.idx = append(f.idx, i)
+	f.errs = append(f.errs, err)
+}
+
+// batchError returns nil when nothing failed (never a typed nil).
+func (f *msgFailures) batchError(batch service.MessageBatch) error {
+	if len(f.idx) == 0 {
+		return nil
 	}
-	return nil
+	head := fmt.Sprintf("writing message %d of %d to Delta Lake failed: %v", f.idx[0], len(batch), f.errs[0])
+	if n := len(f.idx) - 1; n > 0 {
+		head += fmt.Sprintf(" (and %d more of the batch failed", n)
+		if n <= 8 {
+			head += ": messages " + joinInts(f.idx[1:])
+		}
+		head += ")"
+	}
+	be := service.NewBatchError(batch, errors.New(head))
+	for k, i := range f.idx {
+		be.Failed(i, f.errs[k])
+	}
+	return be
+}
+
+func joinInts(xs []int) string {
+	b := make([]byte, 0, 4*len(xs))
+	for k, x := range xs {
+		if k > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(b)
 }
 
 func (o *deltaLakeOutput) writeErr(err error) error {

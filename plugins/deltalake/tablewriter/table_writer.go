@@ -501,7 +501,7 @@ func (dc *decodeCall) decode(infos []Message, idxs []int, skip map[int]bool, fai
 		}
 		if err != nil {
 			release()
-			fail(i, err)
+			fail(i, fmt.Errorf("table %s: %w", tw.path, err))
 			if appended > 0 {
 				// Rows of this message are in the buffers already.
 				return i, false

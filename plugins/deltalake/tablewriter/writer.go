@@ -83,6 +83,24 @@ func New(conf Config, log Logger, metrics Metrics) *Writer {
 	return w
 }
 
+// CheckWritable checks that location can be opened and written to by
+// creating and deleting a hidden probe object in its _delta_log directory
+// (hidden names are ignored by Delta readers and by VACUUM).
+func (w *Writer) CheckWritable(ctx context.Context, location string) error {
+	store, err := w.openStore(ctx, location)
+	if err != nil {
+		return fmt.Errorf("table %s cannot be opened: %w", location, err)
+	}
+	key := "_delta_log/.danube-connect-probe-" + uuid.NewString()
+	if err := store.Put(ctx, key, []byte("probe")); err != nil {
+		return fmt.Errorf("table %s is not writable: %w", location, err)
+	}
+	if err := store.Delete(ctx, key); err != nil {
+		return fmt.Errorf("table %s: deleting the write probe %s: %w", location, key, err)
+	}
+	return nil
+}
+
 // openStore opens the object store of a table location.
 func (w *Writer) openStore(ctx context.Context, path string) (objstore.Store, error) {
 	return w.conf.OpenStore(ctx, path)
