@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -241,45 +243,75 @@ func (tw *tableWriter) decodeRecord(gen *schemaGen, srcs []rowSrc) (arrow.Record
 }
 
 // writeFiles writes every group of f as Parquet data files and returns
-// their add actions and object keys.
+// their add actions and object keys. Groups (partitions, schema
+// generations) are encoded concurrently, up to one per core.
 func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, []string, error) {
+	var live []*fileGroup
+	for _, key := range f.order {
+		if g := f.groups[key]; g.rows > 0 {
+			live = append(live, g)
+		}
+	}
+	adds := make([][]delta.Add, len(live))
+	keys := make([][]string, len(live))
+	errs := make([]error, len(live))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for k, g := range live {
+		if len(live) == 1 {
+			adds[k], keys[k], errs[k] = tw.writeGroup(ctx, g)
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			adds[k], keys[k], errs[k] = tw.writeGroup(ctx, g)
+		}()
+	}
+	wg.Wait()
+	var allAdds []delta.Add
+	var allKeys []string
+	for k := range live {
+		allAdds = append(allAdds, adds[k]...)
+		allKeys = append(allKeys, keys[k]...)
+	}
+	return allAdds, allKeys, errors.Join(errs...)
+}
+
+// writeGroup writes the rows of one file group as data files.
+func (tw *tableWriter) writeGroup(ctx context.Context, g *fileGroup) ([]delta.Add, []string, error) {
 	w := tw.w
 	var adds []delta.Add
 	var keys []string
-	for _, key := range f.order {
-		g := f.groups[key]
-		if g.rows == 0 {
-			continue
+	dir := partitionDir(tw.partCols, g.pvals)
+	groups := &rowGroups{recs: g.recs, mem: w.mem}
+	for part := 0; !groups.done(); part++ {
+		name := parquetfile.FileName(part, w.conf.Compression)
+		if dir != "" {
+			name = dir + "/" + name
 		}
-		dir := partitionDir(tw.partCols, g.pvals)
-		groups := &rowGroups{recs: g.recs, mem: w.mem}
-		for part := 0; !groups.done(); part++ {
-			name := parquetfile.FileName(part, w.conf.Compression)
-			if dir != "" {
-				name = dir + "/" + name
-			}
-			keys = append(keys, name)
-			df, err := tw.writeFile(ctx, name, groups)
-			if err != nil {
-				return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
-			}
-			pv := make(map[string]*string, len(tw.partCols))
-			for k, c := range tw.partCols {
-				if g.pvals[k] != nil && *g.pvals[k] != "" {
-					pv[c] = g.pvals[k]
-				} else {
-					pv[c] = nil
-				}
-			}
-			adds = append(adds, delta.Add{
-				Path:             delta.EncodePath(name),
-				PartitionValues:  pv,
-				Size:             df.Size,
-				ModificationTime: time.Now().UnixMilli(),
-				DataChange:       true,
-				Stats:            df.Stats,
-			})
+		keys = append(keys, name)
+		df, err := tw.writeFile(ctx, name, groups)
+		if err != nil {
+			return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
 		}
+		pv := make(map[string]*string, len(tw.partCols))
+		for k, c := range tw.partCols {
+			if g.pvals[k] != nil && *g.pvals[k] != "" {
+				pv[c] = g.pvals[k]
+			} else {
+				pv[c] = nil
+			}
+		}
+		adds = append(adds, delta.Add{
+			Path:             delta.EncodePath(name),
+			PartitionValues:  pv,
+			Size:             df.Size,
+			ModificationTime: time.Now().UnixMilli(),
+			DataChange:       true,
+			Stats:            df.Stats,
+		})
 	}
 	return adds, keys, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -408,6 +409,38 @@ type callBuf struct {
 	bytes int64
 }
 
+// parallelDecodeBytes is the payload size from which a call is split into
+// runs of messages decoded concurrently; smaller calls decode in the calling
+// goroutine (many small concurrent calls already use every core).
+const parallelDecodeBytes = 1 << 20
+
+// decodeChunks splits idxs into at most n runs of whole messages of about
+// equal payload size, none smaller than parallelDecodeBytes/2.
+func decodeChunks(infos []Message, idxs []int, n int) [][]int {
+	var total int
+	for _, i := range idxs {
+		total += len(infos[i].Payload)
+	}
+	if n < 2 || total < parallelDecodeBytes || len(idxs) < 2 {
+		return [][]int{idxs}
+	}
+	n = min(n, len(idxs), total/(parallelDecodeBytes/2))
+	per := (total + n - 1) / n
+	var out [][]int
+	start, size := 0, 0
+	for k, i := range idxs {
+		size += len(infos[i].Payload)
+		if size >= per && len(out) < n-1 {
+			out = append(out, idxs[start:k+1])
+			start, size = k+1, 0
+		}
+	}
+	if start < len(idxs) {
+		out = append(out, idxs[start:])
+	}
+	return out
+}
+
 // decodeCall decodes the rows of one write call into per-(generation,
 // partition) buffers.
 type decodeCall struct {
@@ -580,28 +613,57 @@ func (dc *decodeCall) decodeRow(info *Message, payload []byte, keepSrcs bool, ca
 // acknowledged. A message whose payload has a bad row fails as a whole.
 func (tw *tableWriter) write(ctx context.Context, infos []Message, idxs []int, fail func(int, error)) ([]*flush, [][]int) {
 	w := tw.w
-	dc := &decodeCall{tw: tw, gen: tw.currentGen(), decs: map[*schemaGen]*jsonrows.Decoder{}}
-	defer dc.putDecoders()
-	// A message with several rows can fail after some of its rows were
-	// appended: Arrow builders cannot take rows back, so the call is
-	// decoded again without it (only bad multi-row messages pay for that).
-	skip := map[int]bool{}
+	var failMu sync.Mutex
 	reported := map[int]bool{}
 	failOnce := func(i int, err error) {
+		failMu.Lock()
+		defer failMu.Unlock()
 		if !reported[i] {
 			reported[i] = true
 			fail(i, err)
 		}
 	}
-	for {
-		bad, done := dc.decode(infos, idxs, skip, failOnce)
-		if done {
-			break
+	// Large calls (many rows per message) are decoded by several
+	// goroutines, each over a run of whole messages into buffers of its
+	// own, so that one call is not bound to one core.
+	chunks := decodeChunks(infos, idxs, runtime.GOMAXPROCS(0))
+	calls := make([]*decodeCall, len(chunks))
+	var wg sync.WaitGroup
+	for k, chunk := range chunks {
+		calls[k] = &decodeCall{tw: tw, gen: tw.currentGen(), decs: map[*schemaGen]*jsonrows.Decoder{}}
+		run := func(dc *decodeCall) {
+			defer dc.putDecoders()
+			// A message with several rows can fail after some of its rows
+			// were appended: Arrow builders cannot take rows back, so the
+			// chunk is decoded again without it (only bad multi-row
+			// messages pay for that).
+			skip := map[int]bool{}
+			for {
+				bad, done := dc.decode(infos, chunk, skip, failOnce)
+				if done {
+					return
+				}
+				skip[bad] = true
+				dc.reset()
+			}
 		}
-		skip[bad] = true
-		dc.reset()
+		if k == len(chunks)-1 {
+			run(calls[k])
+			continue
+		}
+		wg.Add(1)
+		go func(dc *decodeCall) {
+			defer wg.Done()
+			run(dc)
+		}(calls[k])
 	}
-	bufs, order, included, reserved := dc.bufs, dc.order, dc.included, dc.reserved
+	wg.Wait()
+	var included []int
+	reserved := exactlyonce.Offsets{}
+	for _, dc := range calls {
+		included = append(included, dc.included...)
+		reserved.Union(dc.reserved)
+	}
 	if len(included) == 0 {
 		return nil, nil
 	}
@@ -611,8 +673,10 @@ func (tw *tableWriter) write(ctx context.Context, infos []Message, idxs []int, f
 	if tw.closing {
 		// Closed under our feet (output shutting down): nothing will commit.
 		tw.mu.Unlock()
-		for _, cb := range bufs {
-			cb.buf.Release()
+		for _, dc := range calls {
+			for _, cb := range dc.bufs {
+				cb.buf.Release()
+			}
 		}
 		tw.ledger.Release(reserved)
 		f := newFlush()
@@ -626,21 +690,23 @@ func (tw *tableWriter) write(ctx context.Context, infos []Message, idxs []int, f
 		tw.cur = f
 		f.timer = time.AfterFunc(w.conf.FlushPeriod, func() { tw.seal(f) })
 	}
-	for _, key := range order {
-		cb := bufs[key]
-		rec := cb.buf.NewRecord()
-		cb.buf.Release()
-		g := f.groups[key]
-		if g == nil {
-			g = &fileGroup{gen: cb.gen, pvals: cb.pvals}
-			f.groups[key] = g
-			f.order = append(f.order, key)
+	for _, dc := range calls {
+		for _, key := range dc.order {
+			cb := dc.bufs[key]
+			rec := cb.buf.NewRecord()
+			cb.buf.Release()
+			g := f.groups[key]
+			if g == nil {
+				g = &fileGroup{gen: cb.gen, pvals: cb.pvals}
+				f.groups[key] = g
+				f.order = append(f.order, key)
+			}
+			g.recs = append(g.recs, rec)
+			g.srcs = append(g.srcs, cb.srcs)
+			g.rows += rec.NumRows()
+			f.rows += rec.NumRows()
+			added += cb.bytes
 		}
-		g.recs = append(g.recs, rec)
-		g.srcs = append(g.srcs, cb.srcs)
-		g.rows += rec.NumRows()
-		f.rows += rec.NumRows()
-		added += cb.bytes
 	}
 	f.offsets.Union(reserved)
 	f.bytes += added
