@@ -14,6 +14,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/tablewriter"
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 	"github.com/danube-connect/danube-connect/plugins/sinkspec"
 )
 
@@ -265,7 +266,7 @@ the retention. Set the table property `+"`delta.enableExpiredLogCleanup`"+` to `
 			).Description("Background deletion of unreferenced data files of every open table.").Advanced(),
 			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(dlFieldBatching).
-				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms`: every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms` (`byte_size: 4MiB` instead of the count with `payload_format` `ndjson` or `json_array`): every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
 		).
 		LintRule(`root = if this.partition_mapping.or("") != "" && this.partition_by.or([]).length() == 0 { [ "partition_mapping needs partition_by" ] }`).
 		Example("Danube to a partitioned table on S3", "Exactly-once from a Danube topic into a table partitioned by day.", `
@@ -323,10 +324,13 @@ func init() {
 const (
 	dlDefaultBatchCount  = 2000
 	dlDefaultBatchPeriod = "50ms"
+	// dlDefaultBatchBytes replaces the count with several rows per message.
+	dlDefaultBatchBytes = 4 << 20
 )
 
 // dlBatchPolicy reads the batching field; left out (all of its fields at
-// their zero defaults), it is count 2000 / period 50ms. The field's
+// their zero defaults), it is count 2000 / period 50ms, or byte_size 4MiB /
+// period 50ms when messages carry several rows (payload_format). The field's
 // presence cannot be told apart from its defaults, hence the zero check.
 func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	policy, err := conf.FieldBatchPolicy(dlFieldBatching)
@@ -334,7 +338,17 @@ func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 		return policy, err
 	}
 	if policy.IsNoop() && policy.Count == 0 {
-		policy.Count = dlDefaultBatchCount
+		format, err := sinkspec.PayloadFormatFromParsed(conf)
+		if err != nil {
+			return policy, err
+		}
+		if format == jsonrows.FormatJSON {
+			policy.Count = dlDefaultBatchCount
+		} else {
+			// Messages carry many rows each: bound a call by bytes, not
+			// by a count that could mean gigabytes.
+			policy.ByteSize = dlDefaultBatchBytes
+		}
 		policy.Period = dlDefaultBatchPeriod
 	}
 	return policy, nil

@@ -9,7 +9,7 @@
 // commit carrying the adds, the message offsets (exactly-once) and, after
 // schema evolution, the new metaData. A commit that loses a race re-reads
 // the winners' offsets and is rebuilt without rows already committed
-// elsewhere. maintenance.go runs scheduled OPTIMIZE and VACUUM.
+// elsewhere. maintenance_schedule.go runs scheduled OPTIMIZE and VACUUM.
 //
 // A Write call returns once the commits holding its messages are durable;
 // messages that cannot be written are reported one by one, with the reason.
