@@ -47,7 +47,9 @@ func deltaBinary(t *testing.T) string {
 			return
 		}
 		deltaBinPath = filepath.Join(dir, "danube-connect")
-		cmd := exec.Command("go", "build", "-o", deltaBinPath, "./cmd/danube-connect")
+		// The deltacrash tag compiles in the kill -9 hook
+		// (DANUBE_CONNECT_DELTA_CRASH_AT), which the product binary lacks.
+		cmd := exec.Command("go", "build", "-tags", "deltacrash", "-o", deltaBinPath, "./cmd/danube-connect")
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {

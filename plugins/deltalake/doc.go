@@ -4,17 +4,17 @@
 // exactly-once delivery from the danube input.
 //
 // Layout:
-//   - output_delta_lake.go: spec, field names, config parsing, registration.
-//   - output.go: the BatchOutput (routing to tables, bounded table cache,
-//     memory bound, Danube metadata, the kill -9 test hook).
-//   - table.go, table_open.go: one writer per table (schema generations,
-//     shared flushes, offset reservations, table creation, start-up offset
-//     history).
-//   - flush.go: data files and commits with offset-aware conflict handling.
-//   - maintenance.go, commands.go: scheduled and command-line optimize and
-//     vacuum (Commands() is wired into the danube-connect CLI).
+//   - output_delta_lake.go: the component: spec, field names, config
+//     parsing, registration and the BatchOutput (per-message table path,
+//     Danube metadata, partition mapping, error mapping). Everything else is
+//     in Benthos-free packages.
+//   - storage.go, commands.go: the object-store options and the
+//     `danube-connect delta` subcommands.
 //
-// The Delta log, the JSON-to-Parquet path and the object stores live in the
-// subpackages delta, parquetfile and objstore (the JSON decoding is the sink-neutral plugins/jsonrows); exactlyonce holds the offset
-// bookkeeping. None of them imports Benthos.
+// Subpackages: tablewriter (buffering, flushes, schema evolution,
+// exactly-once offsets, commit retry, scheduled maintenance), delta (the
+// transaction log), parquetfile (Arrow to Parquet data files with Delta
+// statistics and partition values), objstore (object stores with
+// put-if-absent) and exactlyonce (offset bookkeeping). JSON decoding is the
+// sink-neutral plugins/jsonrows. None of them imports Benthos.
 package deltalake

@@ -1,13 +1,21 @@
 package deltalake
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/tablewriter"
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
+	"github.com/danube-connect/danube-connect/plugins/sinkspec"
 )
 
 const (
@@ -54,7 +62,7 @@ func dlSpec() *service.ConfigSpec {
 		Version("0.1.0").
 		Summary("Appends JSON messages to Delta Lake tables on local disk, S3, Azure Blob Storage or GCS, with ACID commits and exactly-once delivery from Danube.").
 		Description(`
-Each message must be a JSON object; it becomes one row. Rows are buffered per table and partition and written as
+Each message is one JSON object, one row (`+"`payload_format: json`"+`), or many rows (`+"`ndjson`"+`, `+"`json_array`"+`). Rows are buffered per table and partition and written as
 Parquet data files (zstd or snappy), then committed to the table's transaction log (`+"`_delta_log/NNN.json`"+`) with
 an atomic put-if-absent (hard link on local disk, `+"`If-None-Match: *`"+` on S3 and Azure, generation match on GCS).
 Tables are created on first write at reader version 1 / writer version 2 (no table features) and are readable by
@@ -74,7 +82,19 @@ many rows. Commits to one table are made in order by one goroutine; JSON decodin
 
 A message that cannot be written (not JSON, a field whose type conflicts with the table, a null in a non-nullable
 column, a missing partition value, an unknown field with `+"`schema_evolution: none`"+`) fails on its own with an error
-naming the field; the rest of its batch is committed. A failed commit fails every message waiting on it.
+naming the field (and, with several rows per message, the row number: a bad row fails its whole message); the rest
+of its batch is committed. A failed commit fails every message waiting on it. Exactly-once works per message: the
+offset of a message covers all of its rows.
+
+== Messages that can never be written
+
+Benthos retries a failed message until it is written. A message the table can never take (not JSON, a type conflict)
+would be retried forever, so route failures to a dead-letter output: wrap `+"`delta_lake`"+` in a `+"`fallback`"+` output
+whose second output (a file, a topic) receives the failed messages with the reason in the `+"`fallback_error`"+`
+metadata, and put a `+"`retry`"+` output with `+"`max_retries`"+` around `+"`delta_lake`"+` so that transient store errors get a
+few attempts first (see `+"`config/delta_dead_letter.yaml`"+`). The error of a failed write names the table, the message
+(and row), the cause as the store or the decoder reported it, and how many more messages of the batch failed. Connect
+checks that a table path without interpolations is writable and fails with the store's reason when it is not.
 
 == Exactly-once from Danube
 
@@ -128,11 +148,10 @@ number of rows in flight, `+"`max_in_flight`"+` times the batch size, sets both 
 For throughput, few large calls beat many small ones:
 
 - `+"`batching`"+`: `+"`count: 2000`"+` and `+"`period: 50ms`"+` (the default when the field is left out), so that thousands of rows share one call;
-- `+"`max_in_flight: 4`"+` (the default): two calls decode while two wait for their commit. On a 2-core machine, with 330-byte
-  nested events from the `+"`file`"+` input into a local table, this measured 0.6-0.8 of the same pipeline into `+"`drop`"+`
-  (varying with other load) at about 145 MB resident (median; 165-175 MB peak), the same at 1 and 2 GiB written; 16 in flight made it slower and larger (0.57 of `+"`drop`"+`, 355 MB peak). Raise it (8-16) when commits
-  are slow (remote object stores, 100 ms or more per commit) and memory allows;
-- `+"`compression: zstd`"+` (level 1) writes files about a third smaller than `+"`snappy`"+` for about 10% more encoding time;
+- `+"`max_in_flight: 4`"+` (the default): two calls decode while two wait for their commit. More calls in flight hold
+  more rows in memory and give the garbage collector more work; raise it (8-16) only when commits are slow (remote
+  object stores) and memory allows;
+- `+"`compression: zstd`"+` (level 1) writes smaller files than `+"`snappy`"+` for a little more encoding time;
 - `+"`flush_period`"+` bounds the latency; commits usually happen sooner, as soon as half of the calls in flight wait.
 
 `+"`integration/bench/delta`"+` (`+"`make bench`"+`) measures this against `+"`drop`"+` and delta-rs.
@@ -166,6 +185,7 @@ the retention. Set the table property `+"`delta.enableExpiredLogCleanup`"+` to `
 			service.NewStringField(dlFieldSchema).
 				Description("The table schema as Delta schema JSON (the `schemaString` form: `{\"type\":\"struct\",\"fields\":[...]}`), used when a table is created. When empty the schema is inferred from the first batch: integers become `long`, other numbers `double`, objects `struct`, arrays `array`; fields that are only ever null are left out until a value is seen.").
 				Default(""),
+			sinkspec.PayloadFormatField(),
 			service.NewStringAnnotatedEnumField(dlFieldSchemaEvolution, map[string]string{
 				"merge": "Unknown fields are added to the table as nullable columns, with a new `metaData` action in the same commit.",
 				"none":  "A message with a field that is not in the table schema fails.",
@@ -212,7 +232,7 @@ the retention. Set the table property `+"`delta.enableExpiredLogCleanup`"+` to `
 			).Description("Background deletion of unreferenced data files of every open table.").Advanced(),
 			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(dlFieldBatching).
-				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms`: every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 2000` and `period: 50ms` (`byte_size: 4MiB` instead of the count with `payload_format` `ndjson` or `json_array`): every call should carry many rows (see Performance). Set it (e.g. `count: 1` for one message per call) to choose another policy."),
 		).
 		LintRule(`root = if this.partition_mapping.or("") != "" && this.partition_by.or([]).length() == 0 { [ "partition_mapping needs partition_by" ] }`).
 		Example("Danube to a partitioned table on S3", "Exactly-once from a Danube topic into a table partitioned by day.", `
@@ -270,10 +290,13 @@ func init() {
 const (
 	dlDefaultBatchCount  = 2000
 	dlDefaultBatchPeriod = "50ms"
+	// dlDefaultBatchBytes replaces the count with several rows per message.
+	dlDefaultBatchBytes = 4 << 20
 )
 
 // dlBatchPolicy reads the batching field; left out (all of its fields at
-// their zero defaults), it is count 2000 / period 50ms. The field's
+// their zero defaults), it is count 2000 / period 50ms, or byte_size 4MiB /
+// period 50ms when messages carry several rows (payload_format). The field's
 // presence cannot be told apart from its defaults, hence the zero check.
 func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	policy, err := conf.FieldBatchPolicy(dlFieldBatching)
@@ -281,7 +304,17 @@ func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 		return policy, err
 	}
 	if policy.IsNoop() && policy.Count == 0 {
-		policy.Count = dlDefaultBatchCount
+		format, err := sinkspec.PayloadFormatFromParsed(conf)
+		if err != nil {
+			return policy, err
+		}
+		if format == jsonrows.FormatJSON {
+			policy.Count = dlDefaultBatchCount
+		} else {
+			// Messages carry many rows each: bound a call by bytes, not
+			// by a count that could mean gigabytes.
+			policy.ByteSize = dlDefaultBatchBytes
+		}
 		policy.Period = dlDefaultBatchPeriod
 	}
 	return policy, nil
@@ -289,41 +322,12 @@ func dlBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 
 // dlConfig is the parsed delta_lake output configuration.
 type dlConfig struct {
-	path              *service.InterpolatedString
-	maxOpenTables     int
-	partitionBy       []string
-	partitionMapping  *bloblang.Executor
-	schema            string
-	schemaEvolution   string
-	compression       string
-	targetFileSize    int64
-	flushPeriod       time.Duration
-	maxBufferedBytes  int64
-	metaTopicColumn   string
-	metaOffsetColumn  string
-	metaPublishColumn string
-	checkpointEvery   int
-	writerID          string
-	exactlyOnce       bool
-	historyCommits    int
-	historyPeriod     time.Duration
-	maxInFlight       int
-	storage           storageConfig
-	optimize          optimizeConfig
-	vacuum            vacuumConfig
-}
-
-type optimizeConfig struct {
-	enabled        bool
-	interval       time.Duration
-	targetFileSize int64
-	minFiles       int
-}
-
-type vacuumConfig struct {
-	enabled   bool
-	interval  time.Duration
-	retention time.Duration
+	path             *service.InterpolatedString
+	partitionMapping *bloblang.Executor
+	storage          storageConfig
+	// table holds the table writer's options; OpenStore and OnCommit are
+	// set by the output.
+	table tablewriter.Config
 }
 
 func parseByteSize(pConf *service.ParsedConfig, path ...string) (int64, error) {
@@ -345,23 +349,23 @@ func dlConfigFromParsed(pConf *service.ParsedConfig) (conf dlConfig, err error) 
 	if conf.path, err = pConf.FieldInterpolatedString(dlFieldPath); err != nil {
 		return
 	}
-	if conf.maxInFlight, err = pConf.FieldMaxInFlight(); err != nil {
+	if conf.table.MaxInFlight, err = pConf.FieldMaxInFlight(); err != nil {
 		return
 	}
-	if conf.maxOpenTables, err = pConf.FieldInt(dlFieldMaxOpenTables); err != nil {
+	if conf.table.MaxOpenTables, err = pConf.FieldInt(dlFieldMaxOpenTables); err != nil {
 		return
 	}
-	if conf.maxOpenTables < 1 {
+	if conf.table.MaxOpenTables < 1 {
 		err = fmt.Errorf("field %s must be at least 1", dlFieldMaxOpenTables)
 		return
 	}
-	if conf.partitionBy, err = pConf.FieldStringList(dlFieldPartitionBy); err != nil {
+	if conf.table.PartitionBy, err = pConf.FieldStringList(dlFieldPartitionBy); err != nil {
 		return
 	}
 	seen := map[string]bool{}
-	for _, c := range conf.partitionBy {
+	for _, c := range conf.table.PartitionBy {
 		if c == "" || seen[c] {
-			err = fmt.Errorf("field %s: column names must be non-empty and unique, got %q", dlFieldPartitionBy, conf.partitionBy)
+			err = fmt.Errorf("field %s: column names must be non-empty and unique, got %q", dlFieldPartitionBy, conf.table.PartitionBy)
 			return
 		}
 		seen[c] = true
@@ -370,71 +374,77 @@ func dlConfigFromParsed(pConf *service.ParsedConfig) (conf dlConfig, err error) 
 		if conf.partitionMapping, err = pConf.FieldBloblang(dlFieldPartitionMapping); err != nil {
 			return
 		}
-		if len(conf.partitionBy) == 0 {
+		if len(conf.table.PartitionBy) == 0 {
 			err = fmt.Errorf("field %s needs %s", dlFieldPartitionMapping, dlFieldPartitionBy)
 			return
 		}
+		conf.table.PartitionsFromCaller = true
 	}
-	if conf.schema, err = pConf.FieldString(dlFieldSchema); err != nil {
+	if conf.table.Schema, err = pConf.FieldString(dlFieldSchema); err != nil {
 		return
 	}
-	if conf.schemaEvolution, err = pConf.FieldString(dlFieldSchemaEvolution); err != nil {
+	if conf.table.PayloadFormat, err = sinkspec.PayloadFormatFromParsed(pConf); err != nil {
 		return
 	}
-	if conf.compression, err = pConf.FieldString(dlFieldCompression); err != nil {
+	var evolution string
+	if evolution, err = pConf.FieldString(dlFieldSchemaEvolution); err != nil {
 		return
 	}
-	if conf.targetFileSize, err = parseByteSize(pConf, dlFieldTargetFileSize); err != nil {
+	conf.table.SchemaEvolution = evolution == "merge"
+	if conf.table.Compression, err = pConf.FieldString(dlFieldCompression); err != nil {
 		return
 	}
-	if conf.flushPeriod, err = pConf.FieldDuration(dlFieldFlushPeriod); err != nil {
+	if conf.table.TargetFileSize, err = parseByteSize(pConf, dlFieldTargetFileSize); err != nil {
 		return
 	}
-	if conf.flushPeriod <= 0 {
+	if conf.table.FlushPeriod, err = pConf.FieldDuration(dlFieldFlushPeriod); err != nil {
+		return
+	}
+	if conf.table.FlushPeriod <= 0 {
 		err = fmt.Errorf("field %s must be positive", dlFieldFlushPeriod)
 		return
 	}
-	if conf.maxBufferedBytes, err = parseByteSize(pConf, dlFieldMaxBufferedBytes); err != nil {
+	if conf.table.MaxBufferedBytes, err = parseByteSize(pConf, dlFieldMaxBufferedBytes); err != nil {
 		return
 	}
-	if conf.metaTopicColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaTopic); err != nil {
+	if conf.table.MetaTopicColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaTopic); err != nil {
 		return
 	}
-	if conf.metaOffsetColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaOffset); err != nil {
+	if conf.table.MetaOffsetColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaOffset); err != nil {
 		return
 	}
-	if conf.metaPublishColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaPublishTime); err != nil {
+	if conf.table.MetaPublishColumn, err = pConf.FieldString(dlFieldMetadataColumns, dlFieldMetaPublishTime); err != nil {
 		return
 	}
 	metaSeen := map[string]bool{}
-	for _, c := range []string{conf.metaTopicColumn, conf.metaOffsetColumn, conf.metaPublishColumn} {
+	for _, c := range []string{conf.table.MetaTopicColumn, conf.table.MetaOffsetColumn, conf.table.MetaPublishColumn} {
 		if c != "" && metaSeen[c] {
 			err = fmt.Errorf("field %s: column names must be distinct, %q is used twice", dlFieldMetadataColumns, c)
 			return
 		}
 		metaSeen[c] = true
 	}
-	if conf.checkpointEvery, err = pConf.FieldInt(dlFieldCheckpointInterval); err != nil {
+	if conf.table.CheckpointEvery, err = pConf.FieldInt(dlFieldCheckpointInterval); err != nil {
 		return
 	}
-	if conf.checkpointEvery < 0 {
+	if conf.table.CheckpointEvery < 0 {
 		err = fmt.Errorf("field %s must not be negative", dlFieldCheckpointInterval)
 		return
 	}
-	if conf.writerID, err = pConf.FieldString(dlFieldWriterID); err != nil {
+	if conf.table.WriterID, err = pConf.FieldString(dlFieldWriterID); err != nil {
 		return
 	}
 	eo := pConf.Namespace(dlFieldExactlyOnce)
-	if conf.exactlyOnce, err = eo.FieldBool(dlFieldEOEnabled); err != nil {
+	if conf.table.ExactlyOnce, err = eo.FieldBool(dlFieldEOEnabled); err != nil {
 		return
 	}
-	if conf.historyCommits, err = eo.FieldInt(dlFieldEOHistoryCommits); err != nil {
+	if conf.table.HistoryCommits, err = eo.FieldInt(dlFieldEOHistoryCommits); err != nil {
 		return
 	}
-	if conf.historyPeriod, err = eo.FieldDuration(dlFieldEOHistoryPeriod); err != nil {
+	if conf.table.HistoryPeriod, err = eo.FieldDuration(dlFieldEOHistoryPeriod); err != nil {
 		return
 	}
-	if conf.exactlyOnce && conf.historyCommits < 1 {
+	if conf.table.ExactlyOnce && conf.table.HistoryCommits < 1 {
 		err = fmt.Errorf("field %s.%s must be at least 1", dlFieldExactlyOnce, dlFieldEOHistoryCommits)
 		return
 	}
@@ -442,37 +452,332 @@ func dlConfigFromParsed(pConf *service.ParsedConfig) (conf dlConfig, err error) 
 		return
 	}
 	op := pConf.Namespace(dlFieldOptimize)
-	if conf.optimize.enabled, err = op.FieldBool(dlFieldMaintEnabled); err != nil {
+	if conf.table.Optimize.Enabled, err = op.FieldBool(dlFieldMaintEnabled); err != nil {
 		return
 	}
-	if conf.optimize.interval, err = op.FieldDuration(dlFieldMaintInterval); err != nil {
+	if conf.table.Optimize.Interval, err = op.FieldDuration(dlFieldMaintInterval); err != nil {
 		return
 	}
-	if conf.optimize.targetFileSize, err = parseByteSize(op, dlFieldTargetFileSize); err != nil {
+	if conf.table.Optimize.TargetFileSize, err = parseByteSize(op, dlFieldTargetFileSize); err != nil {
 		return
 	}
-	if conf.optimize.minFiles, err = op.FieldInt(dlFieldOptMinFiles); err != nil {
+	if conf.table.Optimize.MinFiles, err = op.FieldInt(dlFieldOptMinFiles); err != nil {
 		return
 	}
 	vc := pConf.Namespace(dlFieldVacuum)
-	if conf.vacuum.enabled, err = vc.FieldBool(dlFieldMaintEnabled); err != nil {
+	if conf.table.Vacuum.Enabled, err = vc.FieldBool(dlFieldMaintEnabled); err != nil {
 		return
 	}
-	if conf.vacuum.interval, err = vc.FieldDuration(dlFieldMaintInterval); err != nil {
+	if conf.table.Vacuum.Interval, err = vc.FieldDuration(dlFieldMaintInterval); err != nil {
 		return
 	}
-	if conf.vacuum.retention, err = vc.FieldDuration(dlFieldVacRetention); err != nil {
+	if conf.table.Vacuum.Retention, err = vc.FieldDuration(dlFieldVacRetention); err != nil {
 		return
 	}
-	if conf.vacuum.enabled && conf.vacuum.retention < 10*conf.flushPeriod {
+	if conf.table.Vacuum.Enabled && conf.table.Vacuum.Retention < 10*conf.table.FlushPeriod {
 		// A file is uploaded before its commit: a shorter retention could
 		// delete a file that a commit in progress is about to reference.
-		err = fmt.Errorf("field %s.%s (%v) must be at least ten times %s (%v)", dlFieldVacuum, dlFieldVacRetention, conf.vacuum.retention, dlFieldFlushPeriod, conf.flushPeriod)
+		err = fmt.Errorf("field %s.%s (%v) must be at least ten times %s (%v)", dlFieldVacuum, dlFieldVacRetention, conf.table.Vacuum.Retention, dlFieldFlushPeriod, conf.table.FlushPeriod)
 		return
 	}
-	if (conf.optimize.enabled && conf.optimize.interval <= 0) || (conf.vacuum.enabled && conf.vacuum.interval <= 0) {
+	if (conf.table.Optimize.Enabled && conf.table.Optimize.Interval <= 0) || (conf.table.Vacuum.Enabled && conf.table.Vacuum.Interval <= 0) {
 		err = errors.New("maintenance intervals must be positive")
 		return
 	}
 	return
+}
+
+// deltaLakeOutput is the delta_lake BatchOutput: it reads each message's
+// table path, Danube metadata and partition mapping and hands the batch to
+// a tablewriter.Writer, which buffers, commits and retries.
+type deltaLakeOutput struct {
+	conf dlConfig
+	log  *service.Logger
+	w    *tablewriter.Writer
+	// errs counts messages failed before they reach the table writer
+	// (which counts its own failures on the same metric).
+	errs *service.MetricCounter
+}
+
+func newDeltaLakeOutput(conf dlConfig, mgr *service.Resources) (*deltaLakeOutput, error) {
+	m := mgr.Metrics()
+	log := mgr.Logger()
+	tc := conf.table
+	storage := conf.storage
+	tc.OpenStore = func(ctx context.Context, location string) (objstore.Store, error) {
+		return openTableStore(ctx, location, storage)
+	}
+	tc.OnCommit = func(c tablewriter.CommitStats) {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		log.With("table", c.Table, "version", c.Version, "rows", c.Rows, "files", c.Files,
+			"latency_ms", ms(c.Latency), "commit_ms", ms(c.Commit), "queued_ms", ms(c.Queued),
+			"refresh_ms", ms(c.Refresh), "write_ms", ms(c.Write), "log_ms", ms(c.Log), "event", "delta_lake_commit").
+			Debugf("Committed version %d of %s", c.Version, c.Table)
+	}
+	errs := m.NewCounter("delta_lake_errors")
+	w := tablewriter.New(tc, log, tablewriter.Metrics{
+		Rows:          m.NewCounter("delta_lake_rows"),
+		Bytes:         m.NewCounter("delta_lake_bytes"),
+		Files:         m.NewCounter("delta_lake_files"),
+		Commits:       m.NewCounter("delta_lake_commits"),
+		Conflicts:     m.NewCounter("delta_lake_commit_conflicts"),
+		Errors:        errs,
+		Duplicates:    m.NewCounter("delta_lake_duplicates_skipped"),
+		CommitLatency: m.NewTimer("delta_lake_commit_latency_ns"),
+		Buffered:      m.NewGauge("delta_lake_buffered_bytes"),
+	})
+	return &deltaLakeOutput{conf: conf, log: log, w: w, errs: errs}, nil
+}
+
+// Connect checks that a table location without interpolations can be
+// written to (a missing bucket, missing permissions or a path that cannot
+// be created fail here, with the store's reason); tables are opened lazily
+// on their first rows.
+func (o *deltaLakeOutput) Connect(ctx context.Context) error {
+	if path, ok := o.conf.path.Static(); ok {
+		return o.w.CheckWritable(ctx, path)
+	}
+	return nil
+}
+
+// WriteBatch hands the batch to the table writer and fails only the
+// messages that could not be written.
+func (o *deltaLakeOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	var failed msgFailures
+	fail := func(i int, err error) { failed.add(i, err) }
+	msgs := make([]tablewriter.Message, len(batch))
+	var skip []int
+	staticPath, isStatic := o.conf.path.Static()
+	for i, msg := range batch {
+		path := staticPath
+		if !isStatic {
+			var err error
+			if path, err = batch.TryInterpolatedString(i, o.conf.path); err != nil {
+				o.errs.Incr(1)
+				fail(i, fmt.Errorf("interpolating %s: %w", dlFieldPath, err))
+				skip = append(skip, i)
+				continue
+			}
+		}
+		if path == "" {
+			o.errs.Incr(1)
+			fail(i, fmt.Errorf("field %s interpolated to an empty table path", dlFieldPath))
+			skip = append(skip, i)
+			continue
+		}
+		info, err := o.messageInfo(batch, i, msg)
+		if err != nil {
+			o.errs.Incr(1)
+			fail(i, fmt.Errorf("table %s: %w", path, err))
+			skip = append(skip, i)
+			continue
+		}
+		info.Table = path
+		msgs[i] = info
+	}
+	var err error
+	if len(skip) > 0 {
+		// Messages failed here carry no table and stay out of the write.
+		var idx []int
+		kept := msgs[:0:0]
+		for i := range msgs {
+			if msgs[i].Table != "" {
+				kept = append(kept, msgs[i])
+				idx = append(idx, i)
+			}
+		}
+		err = o.w.Write(ctx, kept, func(k int, err error) { fail(idx[k], err) })
+	} else {
+		err = o.w.Write(ctx, msgs, fail)
+	}
+	if err != nil {
+		return o.writeErr(err)
+	}
+	return failed.batchError(batch)
+}
+
+// msgFailures collects the messages of one batch that failed, so that the
+// batch error (the text Benthos logs) can name the first message, its cause
+// and how many more failed.
+type msgFailures struct {
+	idx  []int
+	errs []error
+}
+
+func (f *msgFailures) add(i int, err error) {
+	f.idx = append(f.idx, i)
+	f.errs = append(f.errs, err)
+}
+
+// batchError returns nil when nothing failed (never a typed nil).
+func (f *msgFailures) batchError(batch service.MessageBatch) error {
+	if len(f.idx) == 0 {
+		return nil
+	}
+	head := fmt.Sprintf("writing message %d of %d to Delta Lake failed: %v", f.idx[0], len(batch), f.errs[0])
+	if n := len(f.idx) - 1; n > 0 {
+		head += fmt.Sprintf(" (and %d more of the batch failed", n)
+		if n <= 8 {
+			head += ": messages " + joinInts(f.idx[1:])
+		}
+		head += ")"
+	}
+	be := service.NewBatchError(batch, errors.New(head))
+	for k, i := range f.idx {
+		be.Failed(i, f.errs[k])
+	}
+	return be
+}
+
+func joinInts(xs []int) string {
+	b := make([]byte, 0, 4*len(xs))
+	for k, x := range xs {
+		if k > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(b)
+}
+
+func (o *deltaLakeOutput) writeErr(err error) error {
+	if errors.Is(err, tablewriter.ErrClosed) {
+		return service.ErrNotConnected
+	}
+	return err
+}
+
+// messageInfo reads the payload, the Danube metadata and the partition
+// mapping result of one message.
+func (o *deltaLakeOutput) messageInfo(batch service.MessageBatch, i int, msg *service.Message) (info tablewriter.Message, err error) {
+	if info.Payload, err = msg.AsBytes(); err != nil {
+		return info, fmt.Errorf("reading message: %w", err)
+	}
+	topic, hasTopic := msg.MetaGetMut(dlMetaTopic)
+	offV, hasOff := msg.MetaGetMut(dlMetaOffset)
+	if hasTopic {
+		info.Topic = fmt.Sprint(topic)
+	}
+	if hasTopic && hasOff && o.conf.table.ExactlyOnce {
+		if info.Offset, err = metaUint(offV); err != nil {
+			return info, fmt.Errorf("reading metadata %s: %w", dlMetaOffset, err)
+		}
+		info.HasOffset = true
+	}
+	if o.conf.table.MetaTopicColumn != "" {
+		if hasTopic {
+			info.Extras = append(info.Extras, info.Topic)
+		} else {
+			info.Extras = append(info.Extras, nil)
+		}
+	}
+	if o.conf.table.MetaOffsetColumn != "" {
+		if hasOff {
+			n, err := metaUint(offV)
+			if err != nil {
+				return info, fmt.Errorf("reading metadata %s: %w", dlMetaOffset, err)
+			}
+			info.Extras = append(info.Extras, int64(n))
+		} else {
+			info.Extras = append(info.Extras, nil)
+		}
+	}
+	if o.conf.table.MetaPublishColumn != "" {
+		v, ok := msg.MetaGetMut(dlMetaPublishTime)
+		if !ok {
+			info.Extras = append(info.Extras, nil)
+		} else {
+			t, err := metaTime(v)
+			if err != nil {
+				return info, fmt.Errorf("reading metadata %s: %w", dlMetaPublishTime, err)
+			}
+			info.Extras = append(info.Extras, t)
+		}
+	}
+	if o.conf.partitionMapping != nil {
+		resMsg, err := batch.BloblangQuery(i, o.conf.partitionMapping)
+		if err != nil {
+			return info, fmt.Errorf("executing %s: %w", dlFieldPartitionMapping, err)
+		}
+		if resMsg == nil {
+			return info, fmt.Errorf("%s deleted the message instead of returning partition values", dlFieldPartitionMapping)
+		}
+		res, err := resMsg.AsStructured()
+		if err != nil {
+			return info, fmt.Errorf("reading the result of %s: %w", dlFieldPartitionMapping, err)
+		}
+		obj, ok := res.(map[string]any)
+		if !ok {
+			return info, fmt.Errorf("%s must return an object, got %T", dlFieldPartitionMapping, res)
+		}
+		info.PartitionValues = make([]*string, len(o.conf.table.PartitionBy))
+		for k, col := range o.conf.table.PartitionBy {
+			v, ok := obj[col]
+			if !ok {
+				return info, fmt.Errorf("partition column %s: missing partition value (not set by %s)", col, dlFieldPartitionMapping)
+			}
+			if info.PartitionValues[k], err = parquetfile.PartitionValueOf(v); err != nil {
+				return info, fmt.Errorf("partition column %s: %w", col, err)
+			}
+		}
+	}
+	return info, nil
+}
+
+func metaUint(v any) (uint64, error) {
+	switch t := v.(type) {
+	case string:
+		return strconv.ParseUint(t, 10, 64)
+	case int64:
+		if t < 0 {
+			return 0, fmt.Errorf("negative offset %d", t)
+		}
+		return uint64(t), nil
+	case uint64:
+		return t, nil
+	case int:
+		if t < 0 {
+			return 0, fmt.Errorf("negative offset %d", t)
+		}
+		return uint64(t), nil
+	case float64:
+		if t < 0 || t != float64(uint64(t)) {
+			return 0, fmt.Errorf("offset %v is not a non-negative integer", t)
+		}
+		return uint64(t), nil
+	}
+	return strconv.ParseUint(fmt.Sprint(v), 10, 64)
+}
+
+// metaTime accepts RFC 3339 strings, epoch milliseconds (the danube input's
+// publish time) and time values.
+func metaTime(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC(), nil
+	case string:
+		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			return ts.UTC(), nil
+		}
+		n, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor epoch milliseconds", t)
+		}
+		return time.UnixMilli(n).UTC(), nil
+	case int64:
+		return time.UnixMilli(t).UTC(), nil
+	case uint64:
+		return time.UnixMilli(int64(t)).UTC(), nil
+	case int:
+		return time.UnixMilli(int64(t)).UTC(), nil
+	case float64:
+		return time.UnixMilli(int64(t)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("unsupported value type %T", v)
+}
+
+// Close commits everything buffered, then closes every table. It is
+// idempotent.
+func (o *deltaLakeOutput) Close(ctx context.Context) error {
+	return o.w.Close(ctx)
 }

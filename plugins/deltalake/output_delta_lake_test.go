@@ -77,14 +77,14 @@ storage: { s3: { secret_access_key: s3cr3t } }
 	require.NoError(t, err)
 	c, err := dlConfigFromParsed(pConf)
 	require.NoError(t, err)
-	assert.Equal(t, int64(64<<20), c.targetFileSize)
-	assert.Equal(t, int64(1_000_000_000), c.maxBufferedBytes)
-	assert.Equal(t, 250*time.Millisecond, c.flushPeriod)
-	assert.Equal(t, "off", c.metaOffsetColumn)
-	assert.Equal(t, "zstd", c.compression)
-	assert.Equal(t, "merge", c.schemaEvolution)
-	assert.Equal(t, 10, c.checkpointEvery)
-	assert.True(t, c.exactlyOnce)
+	assert.Equal(t, int64(64<<20), c.table.TargetFileSize)
+	assert.Equal(t, int64(1_000_000_000), c.table.MaxBufferedBytes)
+	assert.Equal(t, 250*time.Millisecond, c.table.FlushPeriod)
+	assert.Equal(t, "off", c.table.MetaOffsetColumn)
+	assert.Equal(t, "zstd", c.table.Compression)
+	assert.True(t, c.table.SchemaEvolution)
+	assert.Equal(t, 10, c.table.CheckpointEvery)
+	assert.True(t, c.table.ExactlyOnce)
 	assert.Equal(t, "s3cr3t", c.storage.storeOptions().S3.SecretAccessKey)
 
 	bad := []struct{ yaml, err string }{
@@ -130,28 +130,4 @@ func TestSecretsAreMarked(t *testing.T) {
 		"storage.s3.secret_access_key", "storage.s3.session_token",
 		"storage.azure.key", "storage.azure.sas_token", "storage.gcs.credentials_json",
 	}, secrets)
-}
-
-func TestPartitionDirEscaping(t *testing.T) {
-	s := func(v string) *string { return &v }
-	tests := []struct {
-		cols []string
-		vals []*string
-		want string
-	}{
-		{nil, nil, ""},
-		{[]string{"date"}, []*string{s("2024-01-01")}, "date=2024-01-01"},
-		{[]string{"x"}, []*string{s("A/A")}, "x=A%2FA"},
-		{[]string{"x"}, []*string{s("B B")}, "x=B%20B"},
-		{[]string{"x"}, []*string{s("a=b%c")}, "x=a%3Db%25c"},
-		{[]string{"x"}, []*string{s("é")}, "x=%C3%A9"},
-		{[]string{"x"}, []*string{nil}, "x=__HIVE_DEFAULT_PARTITION__"},
-		{[]string{"x"}, []*string{s("")}, "x=__HIVE_DEFAULT_PARTITION__"},
-		{[]string{"a", "b c"}, []*string{s("1"), s("..")}, "a=1/b%20c=.."},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, partitionDir(tt.cols, tt.vals))
-	}
-	assert.NotEqual(t, partitionKey([]*string{nil}), partitionKey([]*string{s("")}))
-	assert.NotEqual(t, partitionKey([]*string{s("a"), s("b")}), partitionKey([]*string{s("ab"), nil}))
 }

@@ -28,9 +28,7 @@ flush_period: 5ms
 			b = append(b, msg(fmt.Sprintf(`{"id":%d}`, round*10+tbl), "table", fmt.Sprintf("t%d", tbl)))
 		}
 		require.NoError(t, out.WriteBatch(ctx, b))
-		out.mu.Lock()
-		open := out.lru.Len()
-		out.mu.Unlock()
+		open := out.w.OpenTables()
 		assert.LessOrEqual(t, open, 2, "idle tables beyond max_open_tables are closed")
 	}
 	require.NoError(t, out.Close(ctx))

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/tablewriter"
 )
 
 // batchErrors returns the per-message errors of a WriteBatch result, by index.
@@ -133,7 +134,7 @@ func TestExactlyOnceAcrossRestartAndRedelivery(t *testing.T) {
 		}
 		if txn, ok := a["txn"]; ok {
 			sawTxn = true
-			assert.Equal(t, exactlyonce.AppID(out2.writerID, topic), txn["appId"])
+			assert.Equal(t, exactlyonce.AppID(out2.w.WriterID(), topic), txn["appId"])
 			assert.Equal(t, float64(8), txn["version"])
 		}
 	}
@@ -179,7 +180,7 @@ func TestSharedSubscriptionTwoWriters(t *testing.T) {
 				err := writers[w].WriteBatch(context.Background(), b)
 				for i, e := range batchErrors(t, b, err) {
 					// Only races with the same offset buffered in this writer may fail.
-					assert.ErrorIs(t, e, errPendingDuplicate, "message %d", i)
+					assert.ErrorIs(t, e, tablewriter.ErrPendingDuplicate, "message %d", i)
 				}
 			}
 		}()
@@ -252,7 +253,7 @@ func TestExactlyOnceHistoryHorizon(t *testing.T) {
 	require.NoError(t, out.Close(context.Background()))
 
 	out2 := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1ms\nexactly_once: { history_commits: 20 }\n", dir))
-	committed := out2.conf.historyCommits
+	committed := out2.conf.table.HistoryCommits
 	require.Equal(t, 20, committed)
 	b := service.MessageBatch{danubeMsg(`{"id":39}`, topic, 39), danubeMsg(`{"id":21}`, topic, 21), danubeMsg(`{"id":5}`, topic, 5)}
 	require.NoError(t, out2.WriteBatch(context.Background(), b))

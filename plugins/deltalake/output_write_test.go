@@ -52,12 +52,12 @@ metadata_columns:
 	}
 	require.NoError(t, out.WriteBatch(ctx, batch))
 	require.NoError(t, out.Close(ctx))
-	res := deltaRS(t, "read", dir, "--rows", "--sort", "id", "--app", "danube-connect/"+out.writerID+"/default/t-part-0")
+	res := deltaRS(t, "read", dir, "--rows", "--sort", "id", "--app", "danube-connect/"+out.w.WriterID()+"/default/t-part-0")
 	assert.EqualValues(t, "1", fmt.Sprint(res["version"]))
 	assert.EqualValues(t, "50", fmt.Sprint(res["num_rows"]))
 	assert.Equal(t, []any{"country"}, res["partition_columns"])
 	txn := res["txn"].(map[string]any)
-	assert.Equal(t, "49", fmt.Sprint(txn["danube-connect/"+out.writerID+"/default/t-part-0"]))
+	assert.Equal(t, "49", fmt.Sprint(txn["danube-connect/"+out.w.WriterID()+"/default/t-part-0"]))
 	rows := res["rows"].([]any)
 	for i, r := range rows {
 		row := r.(map[string]any)

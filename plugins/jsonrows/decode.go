@@ -1,6 +1,7 @@
 package jsonrows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -229,7 +230,7 @@ func (d *Decoder) Decode(row []byte, extras ...any) (*Row, error) {
 	}
 	v, err := d.parser.ParseBytes(row)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedJSON, err)
+		return nil, malformed(row, err)
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, fmt.Errorf("%w: row is a JSON %s, not an object", ErrMalformedJSON, v.Type())
@@ -609,3 +610,18 @@ func (d *Decoder) epochNumber(n *node, raw []byte) (int64, error) {
 }
 
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// malformed explains why row is not JSON, with the byte offset where it
+// goes wrong (fastjson's own error does not carry one; encoding/json's
+// scanner, run only on this failure path, does).
+func malformed(row []byte, parseErr error) error {
+	var raw json.RawMessage
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(row, &raw); errors.As(err, &syn) {
+		// Offset counts the bytes read, the offending one included.
+		return fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrMalformedJSON, max(0, syn.Offset-1), syn)
+	} else if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedJSON, err)
+	}
+	return fmt.Errorf("%w: %v", ErrMalformedJSON, parseErr)
+}

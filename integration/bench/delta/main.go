@@ -6,8 +6,10 @@
 //	(a) danube-connect: file input (one event per message) -> delta_lake output
 //	(b) danube-connect: the same pipeline into the drop output (framework ceiling)
 //	(c) pyarrow.json.read_json + deltalake.write_deltalake via $DC_PYTHON (reference)
+//	(d) danube-connect: file input with about 1 MiB (~3,000 events) of NDJSON per
+//	    message -> delta_lake with payload_format: ndjson (same events)
 //
-// and prints MB/s, rows/s, the ratios of (a) to (b) and (c), p50/p99 commit
+// and prints MB/s, rows/s, the ratios of (a) to (b) and (c) and of (d) to (c), p50/p99 commit
 // latency of (a) (from the output's per-commit debug log), the peak RSS and
 // the CPU time per row of each process. Every scenario is a separate process,
 // so RSS and CPU are its own. CPU per row is the steadier number on a shared
@@ -19,7 +21,7 @@
 // a goroutine, so more calls in flight mean more memory and GC work, not
 // more speed.
 //
-//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c] [-max-in-flight 4] [-batch-count 2000] [-pprof-addr 127.0.0.1:14195]
+//	go run ./integration/bench/delta [-size 1GiB] [-scenarios a,b,c,d] [-max-in-flight 4] [-batch-count 2000] [-group-bytes 1MiB] [-group-batch 4] [-pprof-addr 127.0.0.1:14195]
 //
 // The p50 RSS of the first and of the second half of each run are printed
 // too: steady-state memory that grew with the table (commits, files) would
@@ -65,7 +67,9 @@ type result struct {
 
 func main() {
 	sizeFlag := flag.String("size", "1GiB", "size of the generated JSON-lines input")
-	scenarios := flag.String("scenarios", "a,b,c", "scenarios to run: a (delta_lake), b (drop), c (delta-rs)")
+	scenarios := flag.String("scenarios", "a,b,c,d", "scenarios to run: a (delta_lake), b (drop), c (delta-rs), d (delta_lake, ndjson, many rows per message)")
+	groupFlag := flag.String("group-bytes", "1MiB", "NDJSON bytes per message in (d)")
+	groupBatch := flag.Int("group-batch", 4, "output batching count in (d) (messages of -group-bytes each)")
 	flushPeriod := flag.String("flush-period", "1s", "delta_lake flush_period")
 	keep := flag.Bool("keep", false, "keep the written tables")
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output in (a) and (b)")
@@ -124,6 +128,31 @@ func main() {
 	}
 	if want["c"] {
 		results = append(results, runDeltaRS(work, dataPath, rows, fi.Size()))
+	}
+	if want["d"] {
+		groupBytes, err := humanize.ParseBytes(*groupFlag)
+		must(err, "parsing -group-bytes")
+		groupPath := fmt.Sprintf("%s.groups-%d", dataPath, groupBytes)
+		must(ensureGroups(dataPath, groupPath, int64(groupBytes)), "writing the grouped input")
+		// A blank line ends a message: the lines scanner's custom
+		// delimiter cuts the same events into ~group-bytes messages.
+		results = append(results, runPipelineInput(bin, work, "d delta_lake ndjson", fmt.Sprintf(`
+  file:
+    paths: [ %s ]
+    scanner:
+      lines:
+        custom_delimiter: "\n\n"
+        max_buffer_size: %d
+`, groupPath, 4*groupBytes), rows, fi.Size(), fmt.Sprintf(`
+  delta_lake:
+    path: %s
+    flush_period: %s
+    payload_format: ndjson
+    max_in_flight: %d
+    batching:
+      count: %d
+      period: %s
+`, filepath.Join(work, "table-d"), *flushPeriod, *maxInFlight, *groupBatch, *batchPeriod)))
 	}
 	report(results)
 }
@@ -234,6 +263,60 @@ func (g *eventGen) next() []byte {
 }
 
 func runPipeline(bin, work, name, data string, rows, size int64, output string) result {
+	return runPipelineInput(bin, work, name, fmt.Sprintf(`
+  file:
+    paths: [ %s ]
+    scanner:
+      lines:
+        max_buffer_size: 1048576
+`, data), rows, size, output)
+}
+
+// ensureGroups writes (once) the events of data with a blank line after
+// every groupBytes or so, so that each group becomes one message.
+func ensureGroups(data, path string, groupBytes int64) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	in, err := os.Open(data)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var n int64
+	for sc.Scan() {
+		line := sc.Bytes()
+		if n > 0 && n+int64(len(line))+1 > groupBytes {
+			w.WriteString("\n")
+			n = 0
+		}
+		w.Write(line)
+		w.WriteByte('\n')
+		n += int64(len(line)) + 1
+	}
+	if err := sc.Err(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func runPipelineInput(bin, work, name, input string, rows, size int64, output string) result {
 	httpConf := "http:\n  enabled: false\n"
 	if pprofAddr != "" {
 		httpConf = fmt.Sprintf("http:\n  enabled: true\n  address: %s\n  debug_endpoints: true\n", pprofAddr)
@@ -243,15 +326,11 @@ func runPipeline(bin, work, name, data string, rows, size int64, output string) 
   level: debug
   format: json
 input:
-  file:
-    paths: [ %s ]
-    scanner:
-      lines:
-        max_buffer_size: 1048576
+%s
 output:
 %s
 shutdown_timeout: 60s
-`, httpConf, data, output)
+`, httpConf, input, output)
 	cfgPath := filepath.Join(work, strings.Fields(name)[0]+".yaml")
 	must(os.WriteFile(cfgPath, []byte(cfg), 0o644), "writing config")
 	cmd := exec.Command(bin, "run", cfgPath)
@@ -443,7 +522,16 @@ func report(results []result) {
 			fmt.Println()
 		}
 	}
+	if d, ok := byName['d']; ok {
+		if c, okC := byName['c']; okC && d.seconds > 0 && c.seconds > 0 && c.note == "" && d.note == "" {
+			fmt.Printf("ratio d/c (throughput): %.2f (target >= 0.80; %.2f from 1.0)", c.seconds/d.seconds, 1-c.seconds/d.seconds)
+			if d.cpu > 0 && c.cpu > 0 {
+				fmt.Printf("; CPU per row d/c: %.2f", d.cpu/c.cpu)
+			}
+			fmt.Println()
+		}
+	}
 	if okA {
-		fmt.Println("targets: a/b >= 0.70, steady-state (p50) RSS < 200 MiB, p50 commit latency < 100 ms (flush_period 1s)")
+		fmt.Println("targets: a/b >= 0.70, d/c >= 0.80, steady-state (p50) RSS of a and d < 200 MiB, p50 commit latency < 100 ms (flush_period 1s)")
 	}
 }

@@ -1,4 +1,4 @@
-package deltalake
+package tablewriter
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"weak"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
@@ -22,18 +22,20 @@ import (
 func TestCommittedRowsAreNotRetained(t *testing.T) {
 	dir := t.TempDir()
 	// max_in_flight 2: a call seals its own flush, long before flush_period.
-	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 2\n", dir))
+	conf := testConfig()
+	conf.FlushPeriod, conf.MaxInFlight = time.Hour, 2
+	w := newTestWriter(t, conf)
 	const rows = 200
 	pad := strings.Repeat("x", 200)
 	payloads := make([]weak.Pointer[byte], 0, rows)
 	writeBatch := func(first int) {
-		batch := make(service.MessageBatch, 0, rows/2)
+		batch := make([]Message, 0, rows/2)
 		for i := first; i < first+rows/2; i++ {
 			p := fmt.Appendf(nil, `{"id":%d,"pad":"%s"}`, i, pad)
 			payloads = append(payloads, weak.Make(&p[0]))
-			batch = append(batch, service.NewMessage(p))
+			batch = append(batch, Message{Table: dir, Payload: p})
 		}
-		require.NoError(t, out.WriteBatch(context.Background(), batch))
+		writeAll(t, w, batch...)
 	}
 	// Two calls: the first creates the table (its rows are the schema
 	// sample), the second appends to the open table.
@@ -61,19 +63,21 @@ func TestCommittedRowsAreNotRetained(t *testing.T) {
 func TestDropRowsRebuildsOnlyRecordsWithCommittedOffsets(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 64\n", dir))
-	tw, err := out.acquire(ctx, dir, func() [][]byte { return [][]byte{[]byte(`{"id":0}`)} })
+	conf := testConfig()
+	conf.FlushPeriod, conf.MaxInFlight = time.Hour, 64
+	w := newTestWriter(t, conf)
+	tw, err := w.acquire(ctx, dir, func() [][]byte { return [][]byte{[]byte(`{"id":0}`)} })
 	require.NoError(t, err)
-	defer out.release(tw)
+	defer w.release(tw)
 
 	const topic = "/default/events-part-0"
-	rows := func(ids []int, withOffsets bool) ([]msgInfo, []int) {
-		var infos []msgInfo
+	rows := func(ids []int, withOffsets bool) ([]Message, []int) {
+		var infos []Message
 		var idxs []int
 		for k, id := range ids {
-			info := msgInfo{payload: fmt.Appendf(nil, `{"id":%d}`, id)}
+			info := Message{Table: dir, Payload: fmt.Appendf(nil, `{"id":%d}`, id)}
 			if withOffsets {
-				info.topic, info.offset, info.hasOff = topic, uint64(id), true
+				info.Topic, info.Offset, info.HasOffset = topic, uint64(id), true
 			}
 			infos = append(infos, info)
 			idxs = append(idxs, k)
@@ -123,17 +127,19 @@ func TestDropRowsRebuildsOnlyRecordsWithCommittedOffsets(t *testing.T) {
 // previous commits, and checks every row reads back with its own values.
 func TestRecycledArrowBuffersKeepRowsIntact(t *testing.T) {
 	dir := t.TempDir()
-	out := newTestOutput(t, fmt.Sprintf("path: %s\nflush_period: 1h\nmax_in_flight: 2\n", dir))
+	conf := testConfig()
+	conf.FlushPeriod, conf.MaxInFlight = time.Hour, 2
+	w := newTestWriter(t, conf)
 	const calls, per = 20, 300
 	for c := 0; c < calls; c++ {
-		batch := make(service.MessageBatch, 0, per)
+		batch := make([]Message, 0, per)
 		for i := c * per; i < (c+1)*per; i++ {
-			batch = append(batch, service.NewMessage(fmt.Appendf(nil,
-				`{"id":%d,"name":"name-%d","user":{"country":"c%d"},"tags":["t%d","u%d"]}`, i, i, i%13, i, i%5)))
+			batch = append(batch, Message{Table: dir, Payload: fmt.Appendf(nil,
+				`{"id":%d,"name":"name-%d","user":{"country":"c%d"},"tags":["t%d","u%d"]}`, i, i, i%13, i, i%5)})
 		}
-		require.NoError(t, out.WriteBatch(context.Background(), batch))
+		writeAll(t, w, batch...)
 	}
-	require.Positive(t, out.mem.IdleBytes(), "freed Arrow buffers were not kept for reuse")
+	require.Positive(t, w.mem.IdleBytes(), "freed Arrow buffers were not kept for reuse")
 
 	_, got := tableRows(t, dir)
 	require.Len(t, got, calls*per)

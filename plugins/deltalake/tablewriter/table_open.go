@@ -1,4 +1,4 @@
-package deltalake
+package tablewriter
 
 import (
 	"context"
@@ -19,12 +19,12 @@ import (
 // first batch routed to the table). When another writer creates it first,
 // its table is used if compatible.
 func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.TableOptions) (*delta.Table, error) {
-	c := tw.o.conf
+	c := tw.w.conf
 	var schema *delta.StructType
 	var err error
-	if c.schema != "" {
-		if schema, err = delta.ParseSchema([]byte(c.schema)); err != nil {
-			return nil, fmt.Errorf("parsing field %s: %w", dlFieldSchema, err)
+	if c.Schema != "" {
+		if schema, err = delta.ParseSchema([]byte(c.Schema)); err != nil {
+			return nil, fmt.Errorf("parsing field %s: %w", "schema", err)
 		}
 	} else {
 		var inf jsonrows.Inferrer
@@ -42,7 +42,7 @@ func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.T
 	}
 	// Partition columns set by partition_mapping (or absent from the
 	// sample) are strings.
-	for _, col := range c.partitionBy {
+	for _, col := range c.PartitionBy {
 		if schema.Field(col) == nil {
 			schema.Fields = append(schema.Fields, &delta.StructField{Name: col, Type: &delta.PrimitiveType{Name: "string"}, Nullable: true})
 		}
@@ -61,13 +61,13 @@ func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.T
 	// partition columns match and its schema merges with ours.
 	table, created, err := delta.OpenOrCreate(ctx, tw.store, delta.CreateOptions{
 		Schema:           schema,
-		PartitionColumns: append([]string{}, c.partitionBy...),
+		PartitionColumns: append([]string{}, c.PartitionBy...),
 	}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating table %s: %w", tw.path, err)
 	}
 	if created {
-		tw.o.log.Infof("Created Delta table %s (partitioned by %v)", tw.path, c.partitionBy)
+		tw.w.log.Infof("Created Delta table %s (partitioned by %v)", tw.path, c.PartitionBy)
 	}
 	return table, nil
 }
@@ -77,10 +77,10 @@ func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.T
 // history_period. Commits already folded into a checkpoint whose JSON files
 // were cleaned up end the scan early.
 func (tw *tableWriter) loadHistory(ctx context.Context) error {
-	c := tw.o.conf
+	c := tw.w.conf
 	latest := tw.table.Version()
-	oldest := max(0, latest-int64(c.historyCommits)+1)
-	cutoff := time.Now().Add(-c.historyPeriod).UnixMilli()
+	oldest := max(0, latest-int64(c.HistoryCommits)+1)
+	cutoff := time.Now().Add(-c.HistoryPeriod).UnixMilli()
 	read := 0
 	// Newest first, a window of commits fetched concurrently at a time
 	// (object-store latency dominates), stopping at the first commit that
@@ -106,17 +106,17 @@ func (tw *tableWriter) loadHistory(ctx context.Context) error {
 		for i := len(entries) - 1; i >= 0; i-- {
 			e := entries[i]
 			if e == nil {
-				tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
+				tw.w.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
 				return nil
 			}
 			if ci := e.CommitInfo(); ci != nil && ci.Timestamp > 0 && ci.Timestamp < cutoff {
-				tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
+				tw.w.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
 				return nil
 			}
 			tw.ledger.Observe(e.Version, commitOffsets(e))
 			read++
 		}
 	}
-	tw.o.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
+	tw.w.log.Debugf("Table %s: rebuilt committed Danube offsets from %d commits (%d ranges)", tw.path, read, tw.ledger.Ranges())
 	return nil
 }

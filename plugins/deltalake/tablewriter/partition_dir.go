@@ -1,4 +1,4 @@
-package deltalake
+package tablewriter
 
 import (
 	"strings"

@@ -1,9 +1,10 @@
-package deltalake
+package tablewriter
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,9 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
-// errPendingDuplicate fails a redelivered copy of a message whose first copy
+// ErrPendingDuplicate fails a redelivered copy of a message whose first copy
 // is buffered in a flush that has not committed yet.
-var errPendingDuplicate = errors.New("the same Danube offset is already buffered for a commit in progress; the redelivery will be acknowledged once that commit settles")
+var ErrPendingDuplicate = errors.New("the same Danube offset is already buffered for a commit in progress; the redelivery will be acknowledged once that commit settles")
 
 // errTableClosed fails rows that arrive after their table was closed.
 var errTableClosed = errors.New("the table writer is closed")
@@ -86,9 +87,9 @@ func newFlush() *flush {
 // tableWriter owns one open table: its store, snapshot, schema
 // generations, offset ledger and the flush being filled.
 type tableWriter struct {
-	o    *deltaLakeOutput
+	w    *Writer
 	path string
-	refs int // guarded by o.mu
+	refs int // guarded by w.mu
 
 	openMu     sync.Mutex
 	opened     bool
@@ -114,23 +115,23 @@ type tableWriter struct {
 	exited  chan struct{}
 }
 
-func newTableWriter(o *deltaLakeOutput, path string) *tableWriter {
+func newTableWriter(w *Writer, path string) *tableWriter {
 	tw := &tableWriter{
-		o:         o,
+		w:         w,
 		path:      path,
 		ledger:    exactlyonce.NewLedger(),
 		dictHints: parquetfile.NewDictionaryHints(),
 		notify:    make(chan struct{}, 1),
 		exited:    make(chan struct{}),
 	}
-	if o.conf.metaTopicColumn != "" {
-		tw.metaCols = append(tw.metaCols, o.conf.metaTopicColumn)
+	if w.conf.MetaTopicColumn != "" {
+		tw.metaCols = append(tw.metaCols, w.conf.MetaTopicColumn)
 	}
-	if o.conf.metaOffsetColumn != "" {
-		tw.metaCols = append(tw.metaCols, o.conf.metaOffsetColumn)
+	if w.conf.MetaOffsetColumn != "" {
+		tw.metaCols = append(tw.metaCols, w.conf.MetaOffsetColumn)
 	}
-	if o.conf.metaPublishColumn != "" {
-		tw.metaCols = append(tw.metaCols, o.conf.metaPublishColumn)
+	if w.conf.MetaPublishColumn != "" {
+		tw.metaCols = append(tw.metaCols, w.conf.MetaPublishColumn)
 	}
 	return tw
 }
@@ -165,12 +166,12 @@ const logCleanupInterval = time.Hour
 func (tw *tableWriter) tableOptions() delta.TableOptions {
 	opts := delta.TableOptions{
 		EngineInfo:         "danube-connect",
-		CheckpointInterval: tw.o.conf.checkpointEvery,
+		CheckpointInterval: tw.w.conf.CheckpointEvery,
 		// Appends need no file list: memory stays independent of table size.
 		WithoutFiles: true,
 		OnCheckpoint: func(version int64, err error) {
 			if err != nil {
-				tw.o.log.Warnf("Checkpoint %d of table %s: %v", version, tw.path, err)
+				tw.w.log.Warnf("Checkpoint %d of table %s: %v", version, tw.path, err)
 			}
 		},
 		// As Spark, delete log files older than delta.logRetentionDuration
@@ -180,14 +181,14 @@ func (tw *tableWriter) tableOptions() delta.TableOptions {
 		LogCleanupInterval: logCleanupInterval,
 		// The exactly-once history is rebuilt from the commits of the
 		// last history_period: never clean those up.
-		MinLogRetention: tw.o.conf.historyPeriod,
+		MinLogRetention: tw.w.conf.HistoryPeriod,
 		OnLogCleanup: func(deleted []string, err error) {
 			if err != nil {
-				tw.o.log.Warnf("Cleaning up expired log files of table %s: %v", tw.path, err)
+				tw.w.log.Warnf("Cleaning up expired log files of table %s: %v", tw.path, err)
 				return
 			}
 			if len(deleted) > 0 {
-				tw.o.log.Debugf("Deleted %d expired log files of table %s", len(deleted), tw.path)
+				tw.w.log.Debugf("Deleted %d expired log files of table %s", len(deleted), tw.path)
 			}
 		},
 	}
@@ -209,17 +210,17 @@ func (tw *tableWriter) reopen(ctx context.Context) error {
 	old := tw.table
 	tw.table = table
 	_ = old.Close(ctx)
-	if tw.o.conf.exactlyOnce {
+	if tw.w.conf.ExactlyOnce {
 		if err := tw.loadHistory(ctx); err != nil {
 			return err
 		}
 	}
-	tw.o.log.Warnf("Table %s: this writer fell behind the table's log cleanup; reloaded it at version %d", tw.path, table.Version())
+	tw.w.log.Warnf("Table %s: this writer fell behind the table's log cleanup; reloaded it at version %d", tw.path, table.Version())
 	return nil
 }
 
 func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
-	store, err := tw.o.openStore(ctx, tw.path)
+	store, err := tw.w.openStore(ctx, tw.path)
 	if err != nil {
 		return err
 	}
@@ -239,9 +240,9 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	tw.table = table
 	snap := table.Snapshot()
 	tw.partCols = snap.PartitionColumns()
-	if want := tw.o.conf.partitionBy; len(want) > 0 && fmt.Sprint(want) != fmt.Sprint(tw.partCols) {
+	if want := tw.w.conf.PartitionBy; len(want) > 0 && fmt.Sprint(want) != fmt.Sprint(tw.partCols) {
 		_ = table.Close(ctx)
-		return fmt.Errorf("table %s is partitioned by %v but field %s is %v", tw.path, tw.partCols, dlFieldPartitionBy, want)
+		return fmt.Errorf("table %s is partitioned by %v but field %s is %v", tw.path, tw.partCols, "partition_by", want)
 	}
 	schema, err := delta.ToArrow(snap.Schema())
 	if err != nil {
@@ -250,7 +251,7 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	// Metadata columns missing from an existing table are added by schema
 	// evolution with the first commit.
 	if extra := tw.metadataFields(schema); len(extra) > 0 {
-		if tw.o.conf.schemaEvolution != "merge" {
+		if !tw.w.conf.SchemaEvolution {
 			return fmt.Errorf("table %s has no column %s for metadata_columns and schema_evolution is none", tw.path, extra[0].Name)
 		}
 		fields := append(append([]arrow.Field(nil), schema.Fields()...), extra...)
@@ -259,7 +260,7 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 	}
 	tw.gens = append(tw.gens, tw.newGen(schema))
 	tw.committedGen = 0
-	if tw.o.conf.exactlyOnce {
+	if tw.w.conf.ExactlyOnce {
 		if err := tw.loadHistory(ctx); err != nil {
 			return err
 		}
@@ -270,7 +271,7 @@ func (tw *tableWriter) open(ctx context.Context, sample func() [][]byte) error {
 
 // metadataFields returns the configured metadata columns missing from schema.
 func (tw *tableWriter) metadataFields(schema *arrow.Schema) []arrow.Field {
-	c := tw.o.conf
+	c := tw.w.conf
 	var out []arrow.Field
 	add := func(name string, t arrow.DataType) {
 		if name == "" {
@@ -281,9 +282,9 @@ func (tw *tableWriter) metadataFields(schema *arrow.Schema) []arrow.Field {
 		}
 		out = append(out, arrow.Field{Name: name, Type: t, Nullable: true})
 	}
-	add(c.metaTopicColumn, arrow.BinaryTypes.String)
-	add(c.metaOffsetColumn, arrow.PrimitiveTypes.Int64)
-	add(c.metaPublishColumn, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
+	add(c.MetaTopicColumn, arrow.BinaryTypes.String)
+	add(c.MetaOffsetColumn, arrow.PrimitiveTypes.Int64)
+	add(c.MetaPublishColumn, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
 	return out
 }
 
@@ -295,7 +296,7 @@ func (tw *tableWriter) newGen(schema *arrow.Schema) *schemaGen {
 // decoderSchema is what the JSON decoder sees: with partition_mapping the
 // partition columns come from the mapping, so they are left out.
 func (tw *tableWriter) decoderSchema(g *schemaGen) *arrow.Schema {
-	if tw.o.conf.partitionMapping == nil || len(tw.partCols) == 0 {
+	if !tw.w.conf.PartitionsFromCaller || len(tw.partCols) == 0 {
 		return g.schema
 	}
 	var fields []arrow.Field
@@ -322,7 +323,7 @@ func (tw *tableWriter) decoder(g *schemaGen) (*jsonrows.Decoder, error) {
 		return d, nil
 	}
 	opts := jsonrows.DecoderOptions{ExtraColumns: tw.metaCols, UnknownFields: jsonrows.UnknownFieldsReject}
-	if tw.o.conf.partitionMapping == nil {
+	if !tw.w.conf.PartitionsFromCaller {
 		opts.PartitionColumns = tw.partCols
 	}
 	d, err := jsonrows.NewDecoder(tw.decoderSchema(g), opts)
@@ -358,7 +359,7 @@ func (tw *tableWriter) evolve(row []byte) (*schemaGen, error) {
 	}
 	for _, f := range evolved.Fields()[len(last.schema.Fields()):] {
 		if contains(tw.partCols, f.Name) {
-			return nil, fmt.Errorf("field %s: it is a partition column set by %s and cannot also be a data column", f.Name, dlFieldPartitionMapping)
+			return nil, fmt.Errorf("field %s: it is a partition column set by %s and cannot also be a data column", f.Name, "partition_mapping")
 		}
 	}
 	if _, err := delta.FromArrow(evolved); err != nil {
@@ -366,7 +367,7 @@ func (tw *tableWriter) evolve(row []byte) (*schemaGen, error) {
 	}
 	g := tw.newGen(evolved)
 	tw.gens = append(tw.gens, g)
-	tw.o.log.Infof("Table %s: schema evolved to %v", tw.path, evolved)
+	tw.w.log.Infof("Table %s: schema evolved to %v", tw.path, evolved)
 	return g, nil
 }
 
@@ -408,122 +409,260 @@ type callBuf struct {
 	bytes int64
 }
 
-// write decodes the messages idxs of infos, adds them to the current flush
-// and returns the flush to wait for with the indexes it contains. Messages
-// already committed (exactly-once) are neither written nor failed: they are
-// acknowledged.
-func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, fail func(int, error)) ([]*flush, [][]int) {
-	o := tw.o
-	gen := tw.currentGen()
-	decs := map[*schemaGen]*jsonrows.Decoder{}
-	getDec := func(g *schemaGen) (*jsonrows.Decoder, error) {
-		if d := decs[g]; d != nil {
-			return d, nil
-		}
-		d, err := tw.decoder(g)
-		if err == nil {
-			decs[g] = d
-		}
-		return d, err
-	}
-	defer func() {
-		for g, d := range decs {
-			g.decoders.Put(d)
-		}
-	}()
+// parallelDecodeBytes is the payload size from which a call is split into
+// runs of messages decoded concurrently; smaller calls decode in the calling
+// goroutine (many small concurrent calls already use every core).
+const parallelDecodeBytes = 1 << 20
 
-	bufs := map[string]*callBuf{}
-	var order []string
-	included := make([]int, 0, len(idxs))
-	reserved := exactlyonce.Offsets{}
-	var keyBuf []byte
+// decodeChunks splits idxs into at most n runs of whole messages of about
+// equal payload size, none smaller than parallelDecodeBytes/2.
+func decodeChunks(infos []Message, idxs []int, n int) [][]int {
+	var total int
+	for _, i := range idxs {
+		total += len(infos[i].Payload)
+	}
+	if n < 2 || total < parallelDecodeBytes || len(idxs) < 2 {
+		return [][]int{idxs}
+	}
+	n = min(n, len(idxs), total/(parallelDecodeBytes/2))
+	per := (total + n - 1) / n
+	var out [][]int
+	start, size := 0, 0
+	for k, i := range idxs {
+		size += len(infos[i].Payload)
+		if size >= per && len(out) < n-1 {
+			out = append(out, idxs[start:k+1])
+			start, size = k+1, 0
+		}
+	}
+	if start < len(idxs) {
+		out = append(out, idxs[start:])
+	}
+	return out
+}
+
+// decodeCall decodes the rows of one write call into per-(generation,
+// partition) buffers.
+type decodeCall struct {
+	tw       *tableWriter
+	gen      *schemaGen
+	decs     map[*schemaGen]*jsonrows.Decoder
+	bufs     map[string]*callBuf
+	order    []string
+	included []int
+	reserved exactlyonce.Offsets
+	keyBuf   []byte
+}
+
+func (dc *decodeCall) decoder(g *schemaGen) (*jsonrows.Decoder, error) {
+	if d := dc.decs[g]; d != nil {
+		return d, nil
+	}
+	d, err := dc.tw.decoder(g)
+	if err == nil {
+		dc.decs[g] = d
+	}
+	return d, err
+}
+
+func (dc *decodeCall) putDecoders() {
+	for g, d := range dc.decs {
+		g.decoders.Put(d)
+	}
+}
+
+// reset drops what a decode pass buffered and reserved.
+func (dc *decodeCall) reset() {
+	for _, cb := range dc.bufs {
+		cb.buf.Release()
+	}
+	dc.tw.ledger.Release(dc.reserved)
+	dc.bufs, dc.order, dc.included, dc.reserved = nil, nil, nil, nil
+}
+
+// decode decodes the messages idxs but those in skip. It returns done, or
+// the index of a message that failed after some of its rows were buffered
+// (the caller resets and decodes again without it). Failed messages are
+// reported to fail; committed duplicates are left out silently.
+func (dc *decodeCall) decode(infos []Message, idxs []int, skip map[int]bool, fail func(int, error)) (bad int, done bool) {
+	tw, w := dc.tw, dc.tw.w
+	dc.bufs = map[string]*callBuf{}
+	dc.included = make([]int, 0, len(idxs))
+	dc.reserved = exactlyonce.Offsets{}
 	// Row sources are only needed to rebuild a record without rows that
 	// another writer committed, which requires offsets.
 	keepSrcs := false
 	for _, i := range idxs {
-		if infos[i].hasOff {
+		if infos[i].HasOffset {
 			keepSrcs = true
 			break
 		}
 	}
 	for _, i := range idxs {
+		if skip[i] {
+			continue
+		}
 		info := &infos[i]
-		if info.hasOff {
-			switch tw.ledger.Reserve(info.topic, info.offset) {
+		if info.HasOffset {
+			switch tw.ledger.Reserve(info.Topic, info.Offset) {
 			case exactlyonce.StatusCommitted:
-				o.metrics.duplicates.Incr(1)
+				w.metrics.Duplicates.Incr(1)
 				continue
 			case exactlyonce.StatusPending:
-				fail(i, errPendingDuplicate)
+				fail(i, ErrPendingDuplicate)
 				continue
 			}
 		}
 		release := func() {
-			if info.hasOff {
-				tw.ledger.Release(exactlyonce.Offsets{info.topic: exactlyonce.NewRangeSet(info.offset)})
+			if info.HasOffset {
+				tw.ledger.Release(exactlyonce.Offsets{info.Topic: exactlyonce.NewRangeSet(info.Offset)})
 			}
 		}
-		dec, err := getDec(gen)
+		appended := 0
+		var err error
+		if w.conf.PayloadFormat == jsonrows.FormatJSON {
+			// One row: its error needs no row number.
+			err = dc.decodeRow(info, info.Payload, keepSrcs, len(idxs))
+		} else {
+			_, err = jsonrows.Each(w.conf.PayloadFormat, info.Payload, func(_ int, payload []byte) error {
+				if err := dc.decodeRow(info, payload, keepSrcs, len(idxs)); err != nil {
+					return err
+				}
+				appended++
+				return nil
+			})
+		}
 		if err != nil {
 			release()
+			fail(i, fmt.Errorf("table %s: %w", tw.path, err))
+			if appended > 0 {
+				// Rows of this message are in the buffers already.
+				return i, false
+			}
+			continue
+		}
+		if info.HasOffset {
+			dc.reserved.Add(info.Topic, info.Offset)
+		}
+		dc.included = append(dc.included, i)
+	}
+	return 0, true
+}
+
+// decodeRow decodes one row of message info into its call buffer.
+func (dc *decodeCall) decodeRow(info *Message, payload []byte, keepSrcs bool, callSize int) error {
+	tw, w := dc.tw, dc.tw.w
+	dec, err := dc.decoder(dc.gen)
+	if err != nil {
+		return err
+	}
+	row, err := dec.Decode(payload, info.Extras...)
+	var unknown *jsonrows.UnknownFieldsError
+	if errors.As(err, &unknown) && w.conf.SchemaEvolution {
+		ng, eerr := tw.evolve(payload)
+		if eerr != nil {
+			err = eerr
+		} else if ng != dc.gen {
+			dc.gen = ng
+			if dec, err = dc.decoder(dc.gen); err == nil {
+				row, err = dec.Decode(payload, info.Extras...)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("decoding row: %w", err)
+	}
+	pvals := info.PartitionValues
+	if !w.conf.PartitionsFromCaller && len(tw.partCols) > 0 {
+		pv := row.PartitionValues()
+		pvals = make([]*string, len(pv))
+		for k := range pv {
+			pvals[k] = parquetfile.PartitionValue(pv[k])
+		}
+	}
+	gen := dc.gen
+	dc.keyBuf = append(dc.keyBuf[:0], byte(gen.idx), byte(gen.idx>>8), 0)
+	dc.keyBuf = append(dc.keyBuf, partitionKey(pvals)...)
+	cb := dc.bufs[string(dc.keyBuf)]
+	if cb == nil {
+		cb = &callBuf{gen: gen, dec: dec, buf: dec.NewBuffer(w.mem), pvals: pvals}
+		if len(dc.bufs) == 0 {
+			// Usually all rows of a call share one partition: size the
+			// first buffer for them at once.
+			cb.buf.Reserve(callSize)
+			if keepSrcs {
+				cb.srcs = make([]rowSrc, 0, callSize)
+			}
+		}
+		dc.bufs[string(dc.keyBuf)] = cb
+		dc.order = append(dc.order, string(dc.keyBuf))
+	}
+	if err := cb.buf.Append(row); err != nil {
+		return fmt.Errorf("buffering row: %w", err)
+	}
+	if keepSrcs {
+		cb.srcs = append(cb.srcs, rowSrc{payload: payload, extras: info.Extras, topic: info.Topic, offset: info.Offset, hasOff: info.HasOffset})
+	}
+	cb.bytes += int64(len(payload))
+	return nil
+}
+
+// write decodes the messages idxs of infos, adds them to the current flush
+// and returns the flush to wait for with the indexes it contains. Messages
+// already committed (exactly-once) are neither written nor failed: they are
+// acknowledged. A message whose payload has a bad row fails as a whole.
+func (tw *tableWriter) write(ctx context.Context, infos []Message, idxs []int, fail func(int, error)) ([]*flush, [][]int) {
+	w := tw.w
+	var failMu sync.Mutex
+	reported := map[int]bool{}
+	failOnce := func(i int, err error) {
+		failMu.Lock()
+		defer failMu.Unlock()
+		if !reported[i] {
+			reported[i] = true
 			fail(i, err)
-			continue
 		}
-		row, err := dec.Decode(info.payload, info.extras...)
-		var unknown *jsonrows.UnknownFieldsError
-		if errors.As(err, &unknown) && o.conf.schemaEvolution == "merge" {
-			ng, eerr := tw.evolve(info.payload)
-			if eerr != nil {
-				err = eerr
-			} else if ng != gen {
-				gen = ng
-				if dec, err = getDec(gen); err == nil {
-					row, err = dec.Decode(info.payload, info.extras...)
+	}
+	// Large calls (many rows per message) are decoded by several
+	// goroutines, each over a run of whole messages into buffers of its
+	// own, so that one call is not bound to one core.
+	chunks := decodeChunks(infos, idxs, runtime.GOMAXPROCS(0))
+	calls := make([]*decodeCall, len(chunks))
+	var wg sync.WaitGroup
+	for k, chunk := range chunks {
+		calls[k] = &decodeCall{tw: tw, gen: tw.currentGen(), decs: map[*schemaGen]*jsonrows.Decoder{}}
+		run := func(dc *decodeCall) {
+			defer dc.putDecoders()
+			// A message with several rows can fail after some of its rows
+			// were appended: Arrow builders cannot take rows back, so the
+			// chunk is decoded again without it (only bad multi-row
+			// messages pay for that).
+			skip := map[int]bool{}
+			for {
+				bad, done := dc.decode(infos, chunk, skip, failOnce)
+				if done {
+					return
 				}
+				skip[bad] = true
+				dc.reset()
 			}
 		}
-		if err != nil {
-			release()
-			fail(i, fmt.Errorf("decoding row: %w", err))
+		if k == len(chunks)-1 {
+			run(calls[k])
 			continue
 		}
-		pvals := info.pvals
-		if pvals == nil && len(tw.partCols) > 0 {
-			pv := row.PartitionValues()
-			pvals = make([]*string, len(pv))
-			for k := range pv {
-				pvals[k] = parquetfile.PartitionValue(pv[k])
-			}
-		}
-		keyBuf = append(keyBuf[:0], byte(gen.idx), byte(gen.idx>>8), 0)
-		keyBuf = append(keyBuf, partitionKey(pvals)...)
-		cb := bufs[string(keyBuf)]
-		if cb == nil {
-			cb = &callBuf{gen: gen, dec: dec, buf: dec.NewBuffer(o.mem), pvals: pvals}
-			if len(bufs) == 0 {
-				// Usually all rows of a call share one partition: size
-				// the first buffer for them at once.
-				cb.buf.Reserve(len(idxs))
-				if keepSrcs {
-					cb.srcs = make([]rowSrc, 0, len(idxs))
-				}
-			}
-			bufs[string(keyBuf)] = cb
-			order = append(order, string(keyBuf))
-		}
-		if err := cb.buf.Append(row); err != nil {
-			release()
-			fail(i, fmt.Errorf("buffering row: %w", err))
-			continue
-		}
-		if keepSrcs {
-			cb.srcs = append(cb.srcs, rowSrc{payload: info.payload, extras: info.extras, topic: info.topic, offset: info.offset, hasOff: info.hasOff})
-		}
-		cb.bytes += int64(len(info.payload))
-		if info.hasOff {
-			reserved.Add(info.topic, info.offset)
-		}
-		included = append(included, i)
+		wg.Add(1)
+		go func(dc *decodeCall) {
+			defer wg.Done()
+			run(dc)
+		}(calls[k])
+	}
+	wg.Wait()
+	var included []int
+	reserved := exactlyonce.Offsets{}
+	for _, dc := range calls {
+		included = append(included, dc.included...)
+		reserved.Union(dc.reserved)
 	}
 	if len(included) == 0 {
 		return nil, nil
@@ -534,8 +673,10 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 	if tw.closing {
 		// Closed under our feet (output shutting down): nothing will commit.
 		tw.mu.Unlock()
-		for _, cb := range bufs {
-			cb.buf.Release()
+		for _, dc := range calls {
+			for _, cb := range dc.bufs {
+				cb.buf.Release()
+			}
 		}
 		tw.ledger.Release(reserved)
 		f := newFlush()
@@ -547,28 +688,30 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 	if f == nil {
 		f = newFlush()
 		tw.cur = f
-		f.timer = time.AfterFunc(o.conf.flushPeriod, func() { tw.seal(f) })
+		f.timer = time.AfterFunc(w.conf.FlushPeriod, func() { tw.seal(f) })
 	}
-	for _, key := range order {
-		cb := bufs[key]
-		rec := cb.buf.NewRecord()
-		cb.buf.Release()
-		g := f.groups[key]
-		if g == nil {
-			g = &fileGroup{gen: cb.gen, pvals: cb.pvals}
-			f.groups[key] = g
-			f.order = append(f.order, key)
+	for _, dc := range calls {
+		for _, key := range dc.order {
+			cb := dc.bufs[key]
+			rec := cb.buf.NewRecord()
+			cb.buf.Release()
+			g := f.groups[key]
+			if g == nil {
+				g = &fileGroup{gen: cb.gen, pvals: cb.pvals}
+				f.groups[key] = g
+				f.order = append(f.order, key)
+			}
+			g.recs = append(g.recs, rec)
+			g.srcs = append(g.srcs, cb.srcs)
+			g.rows += rec.NumRows()
+			f.rows += rec.NumRows()
+			added += cb.bytes
 		}
-		g.recs = append(g.recs, rec)
-		g.srcs = append(g.srcs, cb.srcs)
-		g.rows += rec.NumRows()
-		f.rows += rec.NumRows()
-		added += cb.bytes
 	}
 	f.offsets.Union(reserved)
 	f.bytes += added
-	o.addBuffered(added)
-	if f.bytes >= o.conf.targetFileSize || o.buffered.Load() >= o.conf.maxBufferedBytes {
+	w.addBuffered(added)
+	if f.bytes >= w.conf.TargetFileSize || w.buffered.Load() >= w.conf.MaxBufferedBytes {
 		tw.sealLocked(f)
 	}
 	tw.mu.Unlock()
@@ -642,7 +785,7 @@ func (tw *tableWriter) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := tw.table.Close(ctx); err != nil {
-			tw.o.log.Warnf("Closing table %s: %v", tw.path, err)
+			tw.w.log.Warnf("Closing table %s: %v", tw.path, err)
 		}
 	}
 }

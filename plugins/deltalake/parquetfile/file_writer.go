@@ -110,15 +110,29 @@ type DataFile struct {
 	Stats string
 }
 
+// countingWriter counts the bytes written to the sink and latches its first
+// error: from then on it reports success and discards the bytes. The
+// Parquet encoder frees its column buffers only on a clean close (an error
+// in the middle of its close leaves every later column's buffers
+// allocated, never to be released), so it must never see the sink fail;
+// FileWriter reports the latched error instead.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return len(p), nil
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	return n, err
+	if err != nil {
+		c.err = err
+		return len(p), nil
+	}
+	return n, nil
 }
 
 // FileWriter streams record batches into one Parquet file, one row group
@@ -224,6 +238,10 @@ func (fw *FileWriter) Write(rec arrow.RecordBatch) error {
 		fw.err = fmt.Errorf("writing parquet row group: %w", err)
 		return fw.err
 	}
+	if fw.cw.err != nil {
+		fw.err = fmt.Errorf("writing parquet row group: %w", fw.cw.err)
+		return fw.err
+	}
 	fw.stats.add(rec)
 	return nil
 }
@@ -244,6 +262,9 @@ func (fw *FileWriter) Close() (DataFile, error) {
 	fw.closed = true
 	if err := fw.pw.Close(); err != nil && fw.err == nil {
 		fw.err = fmt.Errorf("closing parquet file: %w", err)
+	}
+	if fw.cw.err != nil && fw.err == nil {
+		fw.err = fmt.Errorf("closing parquet file: %w", fw.cw.err)
 	}
 	if fw.err != nil {
 		return DataFile{}, fw.err

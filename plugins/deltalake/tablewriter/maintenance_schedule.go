@@ -1,4 +1,4 @@
-package deltalake
+package tablewriter
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 )
 
 // startMaintenance runs optimize and vacuum on their schedules over every
-// table open at the time of the run. Each run opens its own delta.Table, so
+// table open at the time of the run. Each run opens its own table handle (deltaops.*Store), so
 // the writer's view of new commits (which feeds exactly-once) is untouched.
-func (o *deltaLakeOutput) startMaintenance() {
+func (w *Writer) startMaintenance() {
 	// ctx ends when the output closes, cancelling a running job.
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-o.maintStop
+		<-w.maintStop
 		cancel()
 	}()
 	run := func(interval time.Duration, what string, fn func(context.Context, *tableWriter) error) {
-		o.maintWG.Add(1)
+		w.maintWG.Add(1)
 		go func() {
-			defer o.maintWG.Done()
+			defer w.maintWG.Done()
 			ticker := time.NewTicker(interval)
 			defer ticker.Stop()
 			for {
@@ -29,32 +29,32 @@ func (o *deltaLakeOutput) startMaintenance() {
 					return
 				case <-ticker.C:
 				}
-				for _, tw := range o.openTables() {
+				for _, tw := range w.openTables() {
 					if err := fn(ctx, tw); err != nil && ctx.Err() == nil {
-						o.log.Warnf("%s of table %s: %v", what, tw.path, err)
+						w.log.Warnf("%s of table %s: %v", what, tw.path, err)
 					}
 				}
 			}
 		}()
 	}
-	if o.conf.optimize.enabled {
-		run(o.conf.optimize.interval, "Optimize", func(ctx context.Context, tw *tableWriter) error {
+	if w.conf.Optimize.Enabled {
+		run(w.conf.Optimize.Interval, "Optimize", func(ctx context.Context, tw *tableWriter) error {
 			res, err := deltaops.OptimizeStore(ctx, tw.store, deltaops.OptimizeOptions{
-				TargetSize:  o.conf.optimize.targetFileSize,
-				MinFiles:    o.conf.optimize.minFiles,
-				Compression: o.conf.compression,
+				TargetSize:  w.conf.Optimize.TargetFileSize,
+				MinFiles:    w.conf.Optimize.MinFiles,
+				Compression: w.conf.Compression,
 			})
 			if err == nil && res.Version >= 0 {
-				o.log.Infof("Optimized table %s: %d files compacted into %d (version %d)", tw.path, res.FilesRemoved, res.FilesAdded, res.Version)
+				w.log.Infof("Optimized table %s: %d files compacted into %d (version %d)", tw.path, res.FilesRemoved, res.FilesAdded, res.Version)
 			}
 			return err
 		})
 	}
-	if o.conf.vacuum.enabled {
-		run(o.conf.vacuum.interval, "Vacuum", func(ctx context.Context, tw *tableWriter) error {
-			res, err := deltaops.VacuumStore(ctx, tw.store, deltaops.VacuumOptions{Retention: o.conf.vacuum.retention, AllowShortRetention: true})
+	if w.conf.Vacuum.Enabled {
+		run(w.conf.Vacuum.Interval, "Vacuum", func(ctx context.Context, tw *tableWriter) error {
+			res, err := deltaops.VacuumStore(ctx, tw.store, deltaops.VacuumOptions{Retention: w.conf.Vacuum.Retention, AllowShortRetention: true})
 			if err == nil && len(res.Files) > 0 {
-				o.log.Infof("Vacuumed table %s: %d files, %d bytes deleted", tw.path, len(res.Files), res.Bytes)
+				w.log.Infof("Vacuumed table %s: %d files, %d bytes deleted", tw.path, len(res.Files), res.Bytes)
 			}
 			return err
 		})
@@ -62,11 +62,11 @@ func (o *deltaLakeOutput) startMaintenance() {
 }
 
 // openTables lists the tables that are open and ready.
-func (o *deltaLakeOutput) openTables() []*tableWriter {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+func (w *Writer) openTables() []*tableWriter {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var out []*tableWriter
-	for el := o.lru.Front(); el != nil; el = el.Next() {
+	for el := w.lru.Front(); el != nil; el = el.Next() {
 		tw := el.Value.(*tableWriter)
 		tw.openMu.Lock()
 		ok := tw.opened

@@ -1,9 +1,11 @@
-package deltalake
+package tablewriter
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,7 +36,7 @@ var errOffsetsCommittedElsewhere = errors.New("a concurrent commit already conta
 
 // settle commits flush f and wakes the WriteBatch calls waiting on it.
 func (tw *tableWriter) settle(f *flush) {
-	o := tw.o
+	w := tw.w
 	err := tw.commitFlush(context.Background(), f)
 	// The WriteBatch calls waiting on f only read f.err from now on: drop
 	// the records and the row sources (which reference every payload) so
@@ -47,11 +49,11 @@ func (tw *tableWriter) settle(f *flush) {
 		g.srcs = nil
 	}
 	f.groups, f.order = nil, nil
-	o.addBuffered(-f.bytes)
+	w.addBuffered(-f.bytes)
 	if err != nil {
 		tw.ledger.Release(f.offsets)
-		o.metrics.errors.Incr(1)
-		o.log.Errorf("Committing %d rows to table %s failed: %v", f.rows, tw.path, err)
+		w.metrics.Errors.Incr(1)
+		w.log.Errorf("Committing %d rows to table %s failed: %v", f.rows, tw.path, err)
 		f.err = fmt.Errorf("committing to table %s: %w", tw.path, err)
 	}
 	close(f.done)
@@ -120,7 +122,7 @@ func commitOffsets(e *delta.CommitEntry) exactlyonce.Offsets {
 // commitFlush writes the data files of f and commits them, retrying on top
 // of concurrent commits.
 func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
-	o := tw.o
+	w := tw.w
 	for attempt := 1; ; attempt++ {
 		t0 := time.Now()
 		dups, err := tw.refresh(ctx, f)
@@ -141,12 +143,12 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 			tw.deleteFiles(keys)
 			return err
 		}
-		o.crashPoint("after-parquet")
+		crashPoint("after-parquet")
 		t2 := time.Now()
 		version, err := tw.commitAdds(ctx, f, adds)
 		if errors.Is(err, errOffsetsCommittedElsewhere) && attempt < maxCommitAttempts {
 			// Our files were never referenced: remove them and rebuild.
-			o.metrics.conflicts.Incr(1)
+			w.metrics.Conflicts.Incr(1)
 			tw.deleteFiles(keys)
 			continue
 		}
@@ -155,20 +157,19 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 		}
 		tw.ledger.Commit(f.offsets)
 		latency := time.Since(f.created)
-		o.metrics.commits.Incr(1)
-		o.metrics.rows.Incr(f.rows)
-		o.metrics.bytes.Incr(f.bytes)
-		o.metrics.files.Incr(int64(len(adds)))
-		o.metrics.commitLatency.Timing(latency.Nanoseconds())
-		o.log.With("table", tw.path, "version", version, "rows", f.rows, "files", len(adds),
-			"latency_ms", float64(latency.Microseconds())/1000,
-			"commit_ms", float64(time.Since(f.sealed).Microseconds())/1000,
-			"queued_ms", float64(t0.Sub(f.sealed).Microseconds())/1000,
-			"refresh_ms", float64(t1.Sub(t0).Microseconds())/1000,
-			"write_ms", float64(t2.Sub(t1).Microseconds())/1000,
-			"log_ms", float64(time.Since(t2).Microseconds())/1000, "event", "delta_lake_commit").
-			Debugf("Committed version %d of %s", version, tw.path)
-		o.crashPoint("after-commit")
+		w.metrics.Commits.Incr(1)
+		w.metrics.Rows.Incr(f.rows)
+		w.metrics.Bytes.Incr(f.bytes)
+		w.metrics.Files.Incr(int64(len(adds)))
+		w.metrics.CommitLatency.Timing(latency.Nanoseconds())
+		if w.conf.OnCommit != nil {
+			w.conf.OnCommit(CommitStats{
+				Table: tw.path, Version: version, Rows: f.rows, Files: len(adds),
+				Latency: latency, Commit: time.Since(f.sealed), Queued: t0.Sub(f.sealed),
+				Refresh: t1.Sub(t0), Write: t2.Sub(t1), Log: time.Since(t2),
+			})
+		}
+		crashPoint("after-commit")
 		return nil
 	}
 }
@@ -178,7 +179,7 @@ func (tw *tableWriter) commitFlush(ctx context.Context, f *flush) error {
 // record (one WriteBatch call's rows) is decoded again from its retained
 // payloads; records without offsets have no sources and are never affected.
 func (tw *tableWriter) dropRows(f *flush, dups exactlyonce.Offsets) error {
-	o := tw.o
+	w := tw.w
 	for _, key := range f.order {
 		g := f.groups[key]
 		recs, srcs := g.recs[:0], g.srcs[:0]
@@ -194,7 +195,7 @@ func (tw *tableWriter) dropRows(f *flush, dups exactlyonce.Offsets) error {
 				recs, srcs = append(recs, rec), append(srcs, src)
 				continue
 			}
-			o.metrics.duplicates.Incr(int64(len(src) - len(keep)))
+			w.metrics.Duplicates.Incr(int64(len(src) - len(keep)))
 			g.rows -= rec.NumRows()
 			f.rows -= rec.NumRows()
 			rec.Release()
@@ -226,7 +227,7 @@ func (tw *tableWriter) decodeRecord(gen *schemaGen, srcs []rowSrc) (arrow.Record
 		return nil, err
 	}
 	defer gen.decoders.Put(dec)
-	buf := dec.NewBuffer(tw.o.mem)
+	buf := dec.NewBuffer(tw.w.mem)
 	defer buf.Release()
 	buf.Reserve(len(srcs))
 	for _, s := range srcs {
@@ -242,45 +243,75 @@ func (tw *tableWriter) decodeRecord(gen *schemaGen, srcs []rowSrc) (arrow.Record
 }
 
 // writeFiles writes every group of f as Parquet data files and returns
-// their add actions and object keys.
+// their add actions and object keys. Groups (partitions, schema
+// generations) are encoded concurrently, up to one per core.
 func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, []string, error) {
-	o := tw.o
+	var live []*fileGroup
+	for _, key := range f.order {
+		if g := f.groups[key]; g.rows > 0 {
+			live = append(live, g)
+		}
+	}
+	adds := make([][]delta.Add, len(live))
+	keys := make([][]string, len(live))
+	errs := make([]error, len(live))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for k, g := range live {
+		if len(live) == 1 {
+			adds[k], keys[k], errs[k] = tw.writeGroup(ctx, g)
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			adds[k], keys[k], errs[k] = tw.writeGroup(ctx, g)
+		}()
+	}
+	wg.Wait()
+	var allAdds []delta.Add
+	var allKeys []string
+	for k := range live {
+		allAdds = append(allAdds, adds[k]...)
+		allKeys = append(allKeys, keys[k]...)
+	}
+	return allAdds, allKeys, errors.Join(errs...)
+}
+
+// writeGroup writes the rows of one file group as data files.
+func (tw *tableWriter) writeGroup(ctx context.Context, g *fileGroup) ([]delta.Add, []string, error) {
+	w := tw.w
 	var adds []delta.Add
 	var keys []string
-	for _, key := range f.order {
-		g := f.groups[key]
-		if g.rows == 0 {
-			continue
+	dir := partitionDir(tw.partCols, g.pvals)
+	groups := &rowGroups{recs: g.recs, mem: w.mem}
+	for part := 0; !groups.done(); part++ {
+		name := parquetfile.FileName(part, w.conf.Compression)
+		if dir != "" {
+			name = dir + "/" + name
 		}
-		dir := partitionDir(tw.partCols, g.pvals)
-		groups := &rowGroups{recs: g.recs, mem: o.mem}
-		for part := 0; !groups.done(); part++ {
-			name := parquetfile.FileName(part, o.conf.compression)
-			if dir != "" {
-				name = dir + "/" + name
-			}
-			keys = append(keys, name)
-			df, err := tw.writeFile(ctx, name, groups)
-			if err != nil {
-				return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
-			}
-			pv := make(map[string]*string, len(tw.partCols))
-			for k, c := range tw.partCols {
-				if g.pvals[k] != nil && *g.pvals[k] != "" {
-					pv[c] = g.pvals[k]
-				} else {
-					pv[c] = nil
-				}
-			}
-			adds = append(adds, delta.Add{
-				Path:             delta.EncodePath(name),
-				PartitionValues:  pv,
-				Size:             df.Size,
-				ModificationTime: time.Now().UnixMilli(),
-				DataChange:       true,
-				Stats:            df.Stats,
-			})
+		keys = append(keys, name)
+		df, err := tw.writeFile(ctx, name, groups)
+		if err != nil {
+			return nil, keys, fmt.Errorf("writing data file %s: %w", name, err)
 		}
+		pv := make(map[string]*string, len(tw.partCols))
+		for k, c := range tw.partCols {
+			if g.pvals[k] != nil && *g.pvals[k] != "" {
+				pv[c] = g.pvals[k]
+			} else {
+				pv[c] = nil
+			}
+		}
+		adds = append(adds, delta.Add{
+			Path:             delta.EncodePath(name),
+			PartitionValues:  pv,
+			Size:             df.Size,
+			ModificationTime: time.Now().UnixMilli(),
+			DataChange:       true,
+			Stats:            df.Stats,
+		})
 	}
 	return adds, keys, nil
 }
@@ -299,7 +330,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 		return parquetfile.DataFile{}, err
 	}
 	fw, err := parquetfile.NewFileWriter(w, rec.Schema(), parquetfile.WriterOptions{
-		Compression: tw.o.conf.compression, Allocator: tw.o.mem, DictionaryHints: tw.dictHints,
+		Compression: tw.w.conf.Compression, Allocator: tw.w.mem, DictionaryHints: tw.dictHints,
 	})
 	if err != nil {
 		rec.Release()
@@ -314,7 +345,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 			_ = w.Abort()
 			return parquetfile.DataFile{}, err
 		}
-		if groups.done() || fw.BytesWritten() >= tw.o.conf.targetFileSize {
+		if groups.done() || fw.BytesWritten() >= tw.w.conf.TargetFileSize {
 			break
 		}
 		if rec, err = groups.next(); err != nil {
@@ -418,7 +449,7 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 func (tw *tableWriter) deleteFiles(keys []string) {
 	for _, k := range keys {
 		if err := tw.store.Delete(context.Background(), k); err != nil {
-			tw.o.log.Debugf("Removing uncommitted file %s: %v", k, err)
+			tw.w.log.Debugf("Removing uncommitted file %s: %v", k, err)
 		}
 	}
 }
@@ -429,7 +460,7 @@ func (tw *tableWriter) deleteFiles(keys []string) {
 // the attempt is aborted with errOffsetsCommittedElsewhere so that the flush
 // is rebuilt without them.
 func (tw *tableWriter) commitAdds(ctx context.Context, f *flush, adds []delta.Add) (int64, error) {
-	o := tw.o
+	w := tw.w
 	maxGen := 0
 	for _, g := range f.groups {
 		if g.rows > 0 && g.gen.idx > maxGen {
@@ -438,12 +469,12 @@ func (tw *tableWriter) commitAdds(ctx context.Context, f *flush, adds []delta.Ad
 	}
 	tx := tw.table.NewTransaction()
 	tx.Operation = "STREAMING UPDATE"
-	tx.OperationParameters = map[string]any{"outputMode": "Append", "queryId": o.writerID, "epochId": fmt.Sprint(tx.ReadVersion() + 1)}
+	tx.OperationParameters = map[string]any{"outputMode": "Append", "queryId": w.writerID, "epochId": fmt.Sprint(tx.ReadVersion() + 1)}
 	tx.OperationMetrics = map[string]any{"numFiles": fmt.Sprint(len(adds)), "numOutputRows": fmt.Sprint(f.rows), "numOutputBytes": fmt.Sprint(sumSize(adds))}
 	tx.Adds = adds
 	if f.offsets.Count() > 0 {
 		tx.CommitInfoExtra = map[string]any{exactlyonce.CommitInfoKey: f.offsets}
-		for appID, v := range f.offsets.TxnVersions(o.writerID, func(app string) (int64, bool) {
+		for appID, v := range f.offsets.TxnVersions(w.writerID, func(app string) (int64, bool) {
 			t, ok := tw.table.Txn(app)
 			return t.Version, ok
 		}) {
@@ -461,7 +492,7 @@ func (tw *tableWriter) commitAdds(ctx context.Context, f *flush, adds []delta.Ad
 	}
 	tw.mu.Unlock()
 	tx.OnConflict = func(winners []*delta.CommitEntry) error {
-		o.metrics.conflicts.Incr(1)
+		w.metrics.Conflicts.Incr(1)
 		for _, w := range winners {
 			tw.ledger.Observe(w.Version, commitOffsets(w))
 		}
@@ -482,7 +513,7 @@ func (tw *tableWriter) commitAdds(ctx context.Context, f *flush, adds []delta.Ad
 	tw.mu.Unlock()
 	if len(res.Winners) > 0 {
 		if err := tw.adoptSchema(tw.table.Schema()); err != nil {
-			o.log.Warnf("Table %s: schema changed by another writer: %v", tw.path, err)
+			w.log.Warnf("Table %s: schema changed by another writer: %v", tw.path, err)
 		}
 	}
 	return res.Version, nil
