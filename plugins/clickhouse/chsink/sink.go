@@ -469,7 +469,7 @@ func (st insertSettings) context(ctx context.Context) context.Context {
 
 // settingsFor derives the settings of a block made of msgs[ok...].
 func (s *Sink) settingsFor(qn string, msgs []Message, ok []int) insertSettings {
-	st := insertSettings{Async: s.opts.AsyncInsert, Wait: s.opts.WaitAsyncInsert}
+	st := insertSettings{Async: s.opts.AsyncInsert, Wait: s.opts.AsyncInsert && s.opts.WaitAsyncInsert}
 	switch s.opts.Dedup {
 	case DedupOffsets:
 		if t, good := offsetToken(qn, msgs, ok); good {
