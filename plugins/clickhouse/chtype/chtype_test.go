@@ -104,9 +104,9 @@ func TestParseWhitespaceAndQuoting(t *testing.T) {
 			return ty.Enum[0].Name == "a'b" && ty.Enum[1].Name == "c'd" && ty.Enum[2] == EnumValue{"e,f", -128}
 		},
 		"DateTime64( 6 , 'America/New_York' )": func(ty *Type) bool { return ty.Precision == 6 && ty.TZ == "America/New_York" },
-		"Decimal128(5)":                         func(ty *Type) bool { return ty.Name == "Decimal" && ty.Precision == 38 && ty.Scale == 5 },
-		"Object('json')":                        func(ty *Type) bool { return ty.Name == "JSON" },
-		"SimpleAggregateFunction(sum, UInt64)":  func(ty *Type) bool { return ty.Name == "SimpleAggregateFunction" },
+		"Decimal128(5)":                        func(ty *Type) bool { return ty.Name == "Decimal" && ty.Precision == 38 && ty.Scale == 5 },
+		"Object('json')":                       func(ty *Type) bool { return ty.Name == "JSON" },
+		"SimpleAggregateFunction(sum, UInt64)": func(ty *Type) bool { return ty.Name == "SimpleAggregateFunction" },
 		"Map(String,Array(Nullable(DateTime('UTC'))))": func(ty *Type) bool {
 			return ty.Elems[1].Elems[0].Elems[0].TZ == "UTC"
 		},
