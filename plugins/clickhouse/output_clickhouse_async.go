@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +136,7 @@ version, never silently.
 				Description("Unit of epoch numbers in DateTime/DateTime64 columns; `auto` picks it from the magnitude (below 1e11 seconds, 1e14 milliseconds, 1e17 microseconds, else nanoseconds).").
 				Default("auto").Advanced(),
 			service.NewStringMapField(choFieldColumns).
-				Description("Bloblang mappings, by column name, whose results replace that column's JSON field. Each runs on the message (per row with `ndjson`/`json_array`: `this` is the row) and may use metadata.").
+				Description("Bloblang queries, by column name, whose results replace that column's JSON field. They run on each row (`this` is the row) and may use the message's metadata.").
 				Default(map[string]any{}).
 				Example(map[string]any{"ingested_at": "now()", "topic": `meta("danube_topic")`}),
 			service.NewBoolField(choFieldAsyncInsert).
@@ -215,7 +217,33 @@ type outputConfig struct {
 	sink     chsink.Options
 	database *service.InterpolatedString
 	table    *service.InterpolatedString
-	columns  map[string]*bloblang.Executor
+	columns  *bloblang.Executor // one mapping setting every `columns` entry
+}
+
+// columnsMapping compiles the `columns` queries into one mapping that
+// builds an object of column values, so each row runs one mapping.
+func columnsMapping(cols map[string]string) (*bloblang.Executor, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(cols))
+	for name := range cols {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var sb strings.Builder
+	sb.WriteString("root = {}\n")
+	for _, name := range names {
+		if _, err := bloblang.Parse("root = " + cols[name]); err != nil {
+			return nil, fmt.Errorf("field %s.%s: %w", choFieldColumns, name, err)
+		}
+		fmt.Fprintf(&sb, "root.%s = %s\n", strconv.Quote(name), cols[name])
+	}
+	exec, err := bloblang.Parse(sb.String())
+	if err != nil {
+		return nil, fmt.Errorf("field %s: %w", choFieldColumns, err)
+	}
+	return exec, nil
 }
 
 func outputConfigFromParsed(conf *service.ParsedConfig) (oc outputConfig, err error) {
@@ -301,15 +329,8 @@ func outputConfigFromParsed(conf *service.ParsedConfig) (oc outputConfig, err er
 	if cols, err = conf.FieldStringMap(choFieldColumns); err != nil {
 		return
 	}
-	for name, m := range cols {
-		exec, perr := bloblang.Parse(m)
-		if perr != nil {
-			return oc, fmt.Errorf("field %s.%s: %w", choFieldColumns, name, perr)
-		}
-		if oc.columns == nil {
-			oc.columns = map[string]*bloblang.Executor{}
-		}
-		oc.columns[name] = exec
+	if oc.columns, err = columnsMapping(cols); err != nil {
+		return
 	}
 	if o.AsyncInsert, err = conf.FieldBool(choFieldAsyncInsert); err != nil {
 		return
@@ -367,7 +388,7 @@ type clickhouseAsyncOutput struct {
 }
 
 func newClickhouseAsyncOutput(conf outputConfig, mgr *service.Resources) *clickhouseAsyncOutput {
-	return &clickhouseAsyncOutput{conf: conf, log: mgr.Logger(), m: newOutputMetrics(mgr.Metrics())}
+	return &clickhouseAsyncOutput{conf: conf, log: mgr.Logger(), m: newOutputMetrics(mgr.Metrics(), mgr.Logger())}
 }
 
 func (o *clickhouseAsyncOutput) Connect(ctx context.Context) error {
@@ -461,13 +482,20 @@ func (o *clickhouseAsyncOutput) overrides(msg *service.Message) func(int, []byte
 	return func(_ int, row []byte) (map[string]any, error) {
 		rm := msg.Copy()
 		rm.SetBytes(row)
-		out := make(map[string]any, len(o.conf.columns))
-		for name, exec := range o.conf.columns {
-			v, err := rm.BloblangQueryValue(exec)
-			if err != nil {
-				return nil, fmt.Errorf("column %q: %w", name, err)
-			}
-			out[name] = v
+		res, err := rm.BloblangQuery(o.conf.columns)
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			return nil, errors.New("the mapping deleted the row")
+		}
+		v, err := res.AsStructured()
+		if err != nil {
+			return nil, err
+		}
+		out, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("expected an object of column values, got %T", v)
 		}
 		return out, nil
 	}
@@ -493,10 +521,12 @@ type outputMetrics struct {
 	rows, bytes, blocks *service.MetricCounter
 	retries, errors     *service.MetricCounter
 	latency             *service.MetricTimer
+	log                 *service.Logger
 }
 
-func newOutputMetrics(m *service.Metrics) *outputMetrics {
+func newOutputMetrics(m *service.Metrics, log *service.Logger) *outputMetrics {
 	return &outputMetrics{
+		log:     log,
 		rows:    m.NewCounter("clickhouse_rows_written", "table"),
 		bytes:   m.NewCounter("clickhouse_bytes_written", "table"),
 		blocks:  m.NewCounter("clickhouse_blocks_written", "table"),
@@ -513,8 +543,9 @@ func (m *outputMetrics) Inserted(table string, rows, bytes int, latency time.Dur
 	m.latency.Timing(latency.Nanoseconds(), table)
 }
 
-func (m *outputMetrics) Retried(table string, code int32) {
+func (m *outputMetrics) Retried(table string, code int32, err error) {
 	m.retries.Incr(1, table, strconv.Itoa(int(code)))
+	m.log.Warnf("clickhouse_async: retrying the insert into %s: %v", table, err)
 }
 
 func (m *outputMetrics) Failed(table string, code int32, messages int) {

@@ -127,14 +127,15 @@ type Options struct {
 // (`db.table`).
 type Metrics interface {
 	Inserted(table string, rows, bytes int, latency time.Duration)
-	Retried(table string, code int32)
+	// Retried is called before each retry with the error being retried.
+	Retried(table string, code int32, err error)
 	Failed(table string, code int32, messages int)
 }
 
 type nopMetrics struct{}
 
 func (nopMetrics) Inserted(string, int, int, time.Duration) {}
-func (nopMetrics) Retried(string, int32)                    {}
+func (nopMetrics) Retried(string, int32, error)             {}
 func (nopMetrics) Failed(string, int32, int)                {}
 
 // Message is one message of a batch.
@@ -360,7 +361,7 @@ func (s *Sink) retrying(ctx context.Context, table string, fn func() error) erro
 		if s.opts.Retry.MaxRetries >= 0 && attempt >= s.opts.Retry.MaxRetries {
 			return fmt.Errorf("giving up after %d retries: %w", attempt, err)
 		}
-		s.metrics.Retried(table, ServerCode(err))
+		s.metrics.Retried(table, ServerCode(err), err)
 		select {
 		case <-ctx.Done():
 			return err

@@ -93,7 +93,7 @@ func (m *countMetrics) Inserted(_ string, rows, _ int, _ time.Duration) {
 	m.blocks++
 	m.mu.Unlock()
 }
-func (m *countMetrics) Retried(string, int32) { m.mu.Lock(); m.retries++; m.mu.Unlock() }
+func (m *countMetrics) Retried(string, int32, error) { m.mu.Lock(); m.retries++; m.mu.Unlock() }
 func (m *countMetrics) Failed(_ string, code int32, n int) {
 	m.mu.Lock()
 	if m.failed == nil {
