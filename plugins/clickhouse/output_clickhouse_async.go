@@ -425,12 +425,12 @@ func (o *clickhouseAsyncOutput) WriteBatch(ctx context.Context, batch service.Me
 	groups := map[[2]string]int{}
 	var gs []chsink.Group
 	for i, msg := range batch {
-		db, err := batch.TryInterpolatedString(i, o.conf.database)
+		db, err := interpolate(o.conf.database, msg)
 		if err != nil {
 			fail(i, fmt.Errorf("field %s: %w", choFieldDatabase, err))
 			continue
 		}
-		table, err := batch.TryInterpolatedString(i, o.conf.table)
+		table, err := interpolate(o.conf.table, msg)
 		if err != nil {
 			fail(i, fmt.Errorf("field %s: %w", choFieldTable, err))
 			continue
@@ -475,6 +475,15 @@ func (o *clickhouseAsyncOutput) WriteBatch(ctx context.Context, batch service.Me
 		return nil
 	}
 	return batchErr
+}
+
+// interpolate resolves a per-message name; static names cost nothing
+// (a batch-wide interpolation per message would cost O(batch) each).
+func interpolate(s *service.InterpolatedString, msg *service.Message) (string, error) {
+	if v, ok := s.Static(); ok {
+		return v, nil
+	}
+	return s.TryString(msg)
 }
 
 // overrides evaluates the `columns` mappings for one row of msg.

@@ -250,6 +250,27 @@ func (b *anyBuilder) appendTo(c driver.BatchColumn) error {
 func newBuilder(name string, t *chtype.Type, o *ConvOptions) (builder, error) {
 	nullable := t.Nullable()
 	base := t.Base()
+	if t.Name == "LowCardinality" && base.Name == "String" {
+		// Few distinct values: intern them (one allocation per value, not
+		// per row) and append row by row (the driver's bulk Append of a
+		// LowCardinality column goes through reflection for every row).
+		intern := map[string]string{}
+		k := kind[string]{conv: func(v *fastjson.Value) (string, error) {
+			if v.Type() != fastjson.TypeString {
+				return stringValue(v), nil
+			}
+			b, _ := v.StringBytes()
+			if s, ok := intern[string(b)]; ok {
+				return s, nil
+			}
+			s := string(b)
+			if len(intern) < 1<<16 {
+				intern[s] = s
+			}
+			return s, nil
+		}}
+		return k.builder(name, nullable, o), nil
+	}
 	if k, err := scalarFor(base, o); err == nil {
 		return k.builder(name, nullable, o), nil
 	} else if !errors.Is(err, errNotScalar) {

@@ -172,12 +172,128 @@ func parseBigInt(v *fastjson.Value, bits int, signed bool) (*big.Int, error) {
 func parseTime(v *fastjson.Value, loc *time.Location, unit EpochUnit) (time.Time, error) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			return epochInt(n, unit), nil
+		}
 		return epochTime(string(v.MarshalTo(nil)), unit)
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
+		if t, ok := fastTime(b, loc); ok {
+			return t, nil
+		}
 		return parseTimeString(strings.TrimSpace(string(b)), loc, unit)
 	}
 	return time.Time{}, fmt.Errorf("expected a timestamp string or epoch number, got %s", v.Type())
+}
+
+// epochInt converts an integral epoch number.
+func epochInt(n int64, unit EpochUnit) time.Time {
+	if unit == EpochAuto {
+		unit = epochUnitOf(n)
+	}
+	switch unit {
+	case EpochSeconds:
+		return time.Unix(n, 0).UTC()
+	case EpochMillis:
+		return time.UnixMilli(n).UTC()
+	case EpochMicros:
+		return time.UnixMicro(n).UTC()
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func epochUnitOf(n int64) EpochUnit {
+	if n < 0 {
+		n = -n
+	}
+	switch {
+	case n < 1e11:
+		return EpochSeconds
+	case n < 1e14:
+		return EpochMillis
+	case n < 1e17:
+		return EpochMicros
+	}
+	return EpochNanos
+}
+
+// num2 and num4 read fixed-width decimal fields; -1 when not digits.
+func num2(b []byte) int {
+	if b[0] < '0' || b[0] > '9' || b[1] < '0' || b[1] > '9' {
+		return -1
+	}
+	return int(b[0]-'0')*10 + int(b[1]-'0')
+}
+
+func num4(b []byte) int {
+	h, l := num2(b[:2]), num2(b[2:4])
+	if h < 0 || l < 0 {
+		return -1
+	}
+	return h*100 + l
+}
+
+// fastTime parses the common forms without allocating:
+// YYYY-MM-DD, and YYYY-MM-DD[T ]hh:mm:ss[.fraction][Z|±hh:mm] (no zone:
+// in loc). Anything else (or an invalid date) returns false and takes the
+// general path, which also words the error.
+func fastTime(b []byte, loc *time.Location) (time.Time, bool) {
+	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
+		return time.Time{}, false
+	}
+	y, mo, d := num4(b[0:4]), num2(b[5:7]), num2(b[8:10])
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+		return time.Time{}, false
+	}
+	var h, mi, sec, ns int
+	i := 10
+	if len(b) > 10 {
+		if len(b) < 19 || b[10] != 'T' && b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+			return time.Time{}, false
+		}
+		h, mi, sec = num2(b[11:13]), num2(b[14:16]), num2(b[17:19])
+		if h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+			return time.Time{}, false
+		}
+		i = 19
+		if i < len(b) && b[i] == '.' {
+			i++
+			start, scale := i, 100_000_000
+			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+				ns += int(b[i]-'0') * scale
+				scale /= 10
+				i++
+			}
+			if i == start {
+				return time.Time{}, false
+			}
+		}
+	}
+	zone, off := loc, 0
+	switch rest := b[i:]; {
+	case len(rest) == 0:
+	case len(rest) == 1 && rest[0] == 'Z':
+		zone = time.UTC
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, om := num2(rest[1:3]), num2(rest[4:6])
+		if oh < 0 || om < 0 {
+			return time.Time{}, false
+		}
+		zone, off = time.UTC, (oh*60+om)*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, zone)
+	if t.Day() != d { // Feb 30 and the like: let the general path reject it
+		return time.Time{}, false
+	}
+	if off != 0 {
+		t = t.Add(-time.Duration(off) * time.Second)
+	}
+	return t, true
 }
 
 var localLayouts = []string{
@@ -223,20 +339,7 @@ func epochTime(s string, unit EpochUnit) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("cannot parse %q as a timestamp (want RFC 3339, 'YYYY-MM-DD hh:mm:ss[.fff]' or epoch)", s)
 	}
 	if unit == EpochAuto {
-		a := n
-		if a < 0 {
-			a = -a
-		}
-		switch {
-		case a < 1e11:
-			unit = EpochSeconds
-		case a < 1e14:
-			unit = EpochMillis
-		case a < 1e17:
-			unit = EpochMicros
-		default:
-			unit = EpochNanos
-		}
+		unit = epochUnitOf(n)
 	}
 	var fracNanos int64
 	if hasFrac && frac != "" {
@@ -284,9 +387,12 @@ func parseDate(v *fastjson.Value, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("expected a date string or day number, got %s", v.Type())
 	}
 	b, _ := v.StringBytes()
-	t, err := parseTimeString(strings.TrimSpace(string(b)), loc, EpochSeconds)
-	if err != nil {
-		return time.Time{}, err
+	t, ok := fastTime(b, loc)
+	if !ok {
+		var err error
+		if t, err = parseTimeString(strings.TrimSpace(string(b)), loc, EpochSeconds); err != nil {
+			return time.Time{}, err
+		}
 	}
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
