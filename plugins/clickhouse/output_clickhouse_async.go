@@ -444,19 +444,10 @@ func (o *clickhouseAsyncOutput) WriteBatch(ctx context.Context, batch service.Me
 			fail(i, err)
 			continue
 		}
-		m := chsink.Message{Payload: payload}
-		if t, ok := msg.MetaGetMut(metaDanubeTopic); ok {
-			m.Topic, _ = t.(string)
-			if off, ok := msg.MetaGet(metaDanubeOffset); ok {
-				if n, perr := strconv.ParseUint(off, 10, 64); perr == nil {
-					m.Offset, m.HasOffset = n, true
-				}
-			}
-		}
+		msgs[i] = sinkMessage(msg, payload)
 		if o.conf.columns != nil {
-			m.Overrides = o.overrides(msg)
+			msgs[i].Overrides = o.overrides(msg)
 		}
-		msgs[i] = m
 		key := [2]string{db, table}
 		gi, ok := groups[key]
 		if !ok {
@@ -475,6 +466,20 @@ func (o *clickhouseAsyncOutput) WriteBatch(ctx context.Context, batch service.Me
 		return nil
 	}
 	return batchErr
+}
+
+// sinkMessage carries the payload and the Danube position (metadata set
+// by the danube input) of msg.
+func sinkMessage(msg *service.Message, payload []byte) chsink.Message {
+	m := chsink.Message{Payload: payload}
+	if t, ok := msg.MetaGet(metaDanubeTopic); ok {
+		if off, ok := msg.MetaGet(metaDanubeOffset); ok {
+			if n, err := strconv.ParseUint(off, 10, 64); err == nil {
+				m.Topic, m.Offset, m.HasOffset = t, n, true
+			}
+		}
+	}
+	return m
 }
 
 // interpolate resolves a per-message name; static names cost nothing

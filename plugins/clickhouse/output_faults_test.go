@@ -320,3 +320,35 @@ func TestConnectFailures(t *testing.T) {
 		t.Fatalf("unreachable server: %v", err)
 	}
 }
+
+func TestSinkMessageReadsDanubePosition(t *testing.T) {
+	msg := service.NewMessage([]byte(`{}`))
+	if m := sinkMessage(msg, nil); m.HasOffset {
+		t.Fatalf("no metadata: %+v", m)
+	}
+	msg.MetaSetMut("danube_topic", "/default/events")
+	msg.MetaSetMut("danube_offset", "12345")
+	if m := sinkMessage(msg, nil); !m.HasOffset || m.Topic != "/default/events" || m.Offset != 12345 {
+		t.Fatalf("with metadata: %+v", m)
+	}
+	msg.MetaSetMut("danube_offset", "not a number")
+	if m := sinkMessage(msg, nil); m.HasOffset {
+		t.Fatalf("bad offset: %+v", m)
+	}
+}
+
+// Every compression method writes the same rows.
+func TestCompressionMethods(t *testing.T) {
+	addr := serverAddr(t)
+	db := testDB(t, addr)
+	chClient(t, addr, "CREATE TABLE "+db+".t (id UInt64, s String) ENGINE = MergeTree ORDER BY id")
+	for i, c := range []string{"lz4", "lz4hc", "zstd", "none", "zstd\ncompression_level: 3"} {
+		o := newOutput(t, fmt.Sprintf("addr: [ %s ]\ndatabase: %s\ntable: t\ncompression: %s\n", addr, db, c))
+		if f := o.writeStrings(fmt.Sprintf(`{"id":%d,"s":"%s"}`, i, strings.Repeat("x", 1000))); len(f) > 0 {
+			t.Fatalf("%s: %v", c, f)
+		}
+	}
+	if got := chClient(t, addr, "SELECT count(), sum(length(s)) FROM "+db+".t FORMAT TSV"); got != "5\t5000\n" {
+		t.Fatal(got)
+	}
+}
