@@ -67,7 +67,7 @@ func main() {
 	rate := flag.Int("latency-rate", 2000, "messages per second in (e)")
 	batch := flag.Int("batch", 1000, "output batching count of (a), (b) and (e), in messages")
 	ndBatch := flag.Int("ndjson-batch", 5, "output batching count of (d), in 1,000-row messages")
-	inFlight := flag.Int("max-in-flight", 4, "max_in_flight of the outputs")
+	inFlight := flag.Int("max-in-flight", 2, "max_in_flight of the outputs")
 	flag.Parse()
 	addr = os.Getenv("DC_CLICKHOUSE_ADDR")
 	if addr == "" {

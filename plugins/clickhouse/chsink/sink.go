@@ -210,6 +210,9 @@ func Open(ctx context.Context, o Options, m Metrics) (*Sink, error) {
 		MaxOpenConns:     o.MaxOpenConns,
 		MaxIdleConns:     o.MaxOpenConns,
 		ConnOpenStrategy: clickhouse.ConnOpenRoundRobin,
+		// A block's buffers are not kept per idle connection: memory stays
+		// proportional to the blocks in flight, not to the pool size.
+		FreeBufOnConnRelease: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening %v: %w", o.Addr, err)
