@@ -1,8 +1,9 @@
 package chsink
 
-// Scalar parsers from JSON values. They are small and self-contained so that
-// they can be replaced by the shared ones in plugins/jsonrows once those are
-// exported there.
+// Scalar parsers from JSON values, on top of the exact parsers shared in
+// plugins/jsonrows (integers, timestamps, dates, epochs). Decimals (up to 76
+// digits, rounded to the scale) and 128/256-bit integers are ClickHouse's
+// own and are read here.
 
 import (
 	"errors"
@@ -13,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/valyala/fastjson"
+
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // EpochUnit says how a JSON number in a DateTime/DateTime64 column is read.
@@ -78,13 +82,9 @@ func parseInt(v *fastjson.Value, bits int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := jsonrows.ParseInt([]byte(s)) // exact, also for 5.0 and 1e3
 	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != math.Trunc(f) || f < -9.223372036854775e18 || f >= 9.223372036854775e18 {
-			return 0, fmt.Errorf("%s is not an integer in range of Int%d", s, bits)
-		}
-		n = int64(f)
+		return 0, fmt.Errorf("%s is not an integer in range of Int%d", s, bits)
 	}
 	return checkInt(n, bits)
 }
@@ -111,11 +111,12 @@ func parseUint(v *fastjson.Value, bits int) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != math.Trunc(f) || f < 0 || f >= 1.8446744073709552e19 {
+		// Integral non-plain forms (5.0, 1e3), exactly.
+		d, derr := jsonrows.ParseDecimal([]byte(s), 0, 38)
+		if derr != nil || d.HighBits() != 0 {
 			return 0, fmt.Errorf("%s is not an integer in range of UInt%d", s, bits)
 		}
-		n = uint64(f)
+		n = d.LowBits()
 	}
 	return checkUint(n, bits)
 }
@@ -178,7 +179,7 @@ func parseTime(v *fastjson.Value, loc *time.Location, unit EpochUnit) (time.Time
 		return epochTime(string(v.MarshalTo(nil)), unit)
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		if t, ok := fastTime(b, loc); ok {
+		if t, ok := sharedTime(b, loc); ok {
 			return t, nil
 		}
 		return parseTimeString(strings.TrimSpace(string(b)), loc, unit)
@@ -217,83 +218,45 @@ func epochUnitOf(n int64) EpochUnit {
 	return EpochNanos
 }
 
-// num2 and num4 read fixed-width decimal fields; -1 when not digits.
-func num2(b []byte) int {
-	if b[0] < '0' || b[0] > '9' || b[1] < '0' || b[1] > '9' {
-		return -1
-	}
-	return int(b[0]-'0')*10 + int(b[1]-'0')
-}
-
-func num4(b []byte) int {
-	h, l := num2(b[:2]), num2(b[2:4])
-	if h < 0 || l < 0 {
-		return -1
-	}
-	return h*100 + l
-}
-
-// fastTime parses the common forms without allocating:
-// YYYY-MM-DD, and YYYY-MM-DD[T ]hh:mm:ss[.fraction][Z|±hh:mm] (no zone:
-// in loc). Anything else (or an invalid date) returns false and takes the
-// general path, which also words the error.
-func fastTime(b []byte, loc *time.Location) (time.Time, bool) {
-	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
-		return time.Time{}, false
-	}
-	y, mo, d := num4(b[0:4]), num2(b[5:7]), num2(b[8:10])
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 {
-		return time.Time{}, false
-	}
-	var h, mi, sec, ns int
-	i := 10
-	if len(b) > 10 {
-		if len(b) < 19 || b[10] != 'T' && b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+// sharedTime reads RFC 3339 and 'YYYY-MM-DD hh:mm:ss[.frac]' (no zone:
+// in loc) with the shared parser, and a bare date as midnight in loc. It
+// returns false for anything else (or out of its range), which the general
+// path then parses or rejects with a worded error.
+func sharedTime(b []byte, loc *time.Location) (time.Time, bool) {
+	if len(b) == 10 {
+		days, err := jsonrows.ParseDate(b)
+		if err != nil {
 			return time.Time{}, false
 		}
-		h, mi, sec = num2(b[11:13]), num2(b[14:16]), num2(b[17:19])
-		if h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
-			return time.Time{}, false
+		if loc == time.UTC {
+			return time.Unix(days*86400, 0).UTC(), true
 		}
-		i = 19
-		if i < len(b) && b[i] == '.' {
-			i++
-			start, scale := i, 100_000_000
-			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-				ns += int(b[i]-'0') * scale
-				scale /= 10
-				i++
-			}
-			if i == start {
-				return time.Time{}, false
-			}
-		}
+		y, m, d := time.Unix(days*86400, 0).UTC().Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc), true
 	}
-	zone, off := loc, 0
-	switch rest := b[i:]; {
-	case len(rest) == 0:
-	case len(rest) == 1 && rest[0] == 'Z':
-		zone = time.UTC
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, om := num2(rest[1:3]), num2(rest[4:6])
-		if oh < 0 || om < 0 {
-			return time.Time{}, false
-		}
-		zone, off = time.UTC, (oh*60+om)*60
-		if rest[0] == '-' {
-			off = -off
-		}
-	default:
+	naive := !hasZone(b)
+	ns, err := jsonrows.ParseTimestamp(b, arrow.Nanosecond, naive)
+	if err != nil {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, zone)
-	if t.Day() != d { // Feb 30 and the like: let the general path reject it
-		return time.Time{}, false
-	}
-	if off != 0 {
-		t = t.Add(-time.Duration(off) * time.Second)
+	t := time.Unix(0, ns).UTC()
+	if naive && loc != time.UTC {
+		// The wall clock in the column's zone.
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
 	}
 	return t, true
+}
+
+// hasZone reports whether a timestamp text ends in a zone designator.
+func hasZone(b []byte) bool {
+	n := len(b)
+	if n == 0 {
+		return false
+	}
+	if c := b[n-1]; c == 'Z' || c == 'z' {
+		return true
+	}
+	return n >= 6 && (b[n-6] == '+' || b[n-6] == '-') && b[n-3] == ':'
 }
 
 var localLayouts = []string{
@@ -324,8 +287,30 @@ func parseTimeString(s string, loc *time.Location, unit EpochUnit) (time.Time, e
 	return epochTime(s, unit)
 }
 
-// epochTime converts an epoch number (integer or decimal) to a time.
+var arrowUnits = [...]arrow.TimeUnit{EpochSeconds: arrow.Second, EpochMillis: arrow.Millisecond, EpochMicros: arrow.Microsecond, EpochNanos: arrow.Nanosecond}
+
+// epochTime converts an epoch number (integer or decimal) to a time,
+// exactly to the nanosecond where it fits (years 1678-2261).
 func epochTime(s string, unit EpochUnit) (time.Time, error) {
+	if u := unit; u != EpochAuto || !strings.ContainsAny(s, "eE") {
+		if u == EpochAuto {
+			intPart, _, _ := strings.Cut(s, ".")
+			n, err := strconv.ParseInt(intPart, 10, 64)
+			if err == nil {
+				u = epochUnitOf(n)
+			}
+		}
+		if u != EpochAuto {
+			if ns, err := jsonrows.ParseEpoch([]byte(s), arrowUnits[u], arrow.Nanosecond); err == nil {
+				return time.Unix(0, ns).UTC(), nil
+			}
+		}
+	}
+	return epochTimeWide(s, unit)
+}
+
+// epochTimeWide is epochTime for numbers outside int64 nanoseconds.
+func epochTimeWide(s string, unit EpochUnit) (time.Time, error) {
 	intPart, frac, hasFrac := strings.Cut(s, ".")
 	if strings.ContainsAny(s, "eE") {
 		f, err := strconv.ParseFloat(s, 64)
@@ -387,7 +372,7 @@ func parseDate(v *fastjson.Value, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("expected a date string or day number, got %s", v.Type())
 	}
 	b, _ := v.StringBytes()
-	t, ok := fastTime(b, loc)
+	t, ok := sharedTime(b, loc)
 	if !ok {
 		var err error
 		if t, err = parseTimeString(strings.TrimSpace(string(b)), loc, EpochSeconds); err != nil {
