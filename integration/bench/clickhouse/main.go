@@ -53,7 +53,8 @@ type result struct {
 	seconds float64
 	rows    int64
 	maxRSS  int64
-	cpu     float64
+	cpu     float64   // our process (or clickhouse-client), seconds
+	srvCPU  float64   // the server's CPU seconds during the scenario
 	lat     []float64 // ms
 	hash    string
 	note    string
@@ -66,7 +67,7 @@ func main() {
 	scenarios := flag.String("scenarios", "a,b,c,d,e", "scenarios to run")
 	rate := flag.Int("latency-rate", 2000, "messages per second in (e)")
 	batch := flag.Int("batch", 1000, "output batching count of (a), (b) and (e), in messages")
-	ndBatch := flag.Int("ndjson-batch", 5, "output batching count of (d), in 1,000-row messages")
+	ndBatch := flag.Int("ndjson-batch", 10, "output batching count of (d), in 1,000-row messages")
 	inFlight := flag.Int("max-in-flight", 2, "max_in_flight of the outputs")
 	flag.Parse()
 	addr = os.Getenv("DC_CLICKHOUSE_ADDR")
@@ -112,7 +113,9 @@ func main() {
 	var results []result
 	if want["a"] {
 		client(fmt.Sprintf(tableDDL, db+".a"), nil)
-		r := runPipeline(bin, work, "a clickhouse_async (1 row/msg)", fileInput(lines, `"\n"`), out("a", "json", *batch), *rows)
+		r := withServerCPU(func() result {
+			return runPipeline(bin, work, "a clickhouse_async (1 row/msg)", fileInput(lines, `"\n"`), out("a", "json", *batch), *rows)
+		})
 		r.hash = tableHash(db + ".a")
 		results = append(results, r)
 	}
@@ -125,11 +128,13 @@ func main() {
 	}
 	if want["c"] {
 		client(fmt.Sprintf(tableDDL, db+".c"), nil)
-		results = append(results, runClient(db+".c", lines, *rows))
+		results = append(results, withServerCPU(func() result { return runClient(db+".c", lines, *rows) }))
 	}
 	if want["d"] {
 		client(fmt.Sprintf(tableDDL, db+".d"), nil)
-		r := runPipeline(bin, work, "d clickhouse_async (ndjson 1000/msg)", fileInput(blocks, `"\n\n"`), out("d", "ndjson", *ndBatch), *rows)
+		r := withServerCPU(func() result {
+			return runPipeline(bin, work, "d clickhouse_async (ndjson 1000/msg)", fileInput(blocks, `"\n\n"`), out("d", "ndjson", *ndBatch), *rows)
+		})
 		r.hash = tableHash(db + ".d")
 		results = append(results, r)
 	}
@@ -139,6 +144,37 @@ func main() {
 		results = append(results, runLatency(bin, work, db, *rate, *batch, *inFlight))
 	}
 	report(results)
+}
+
+// serverCPU is the CPU seconds clickhouse-server has used so far (from the
+// pid file services.sh writes), or -1 when unknown.
+func serverCPU() float64 {
+	b, err := os.ReadFile(filepath.Join(cacheDir(), "run", "clickhouse.pid"))
+	if err != nil {
+		return -1
+	}
+	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	var ut, st float64
+	if len(f) < 13 {
+		return -1
+	}
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// withServerCPU runs fn and adds the server's CPU time during it.
+func withServerCPU(fn func() result) result {
+	before := serverCPU()
+	r := fn()
+	if after := serverCPU(); before >= 0 && after >= 0 {
+		r.srvCPU = after - before
+	}
+	return r
 }
 
 func fail(msg string) {
@@ -300,9 +336,15 @@ func runClient(table, data string, rows int64) result {
 	f, err := os.Open(data)
 	check(err, "data")
 	defer f.Close()
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("clickhouse-client", "--host", host, "--port", port, "--query", "INSERT INTO "+table+" FORMAT JSONEachRow")
+	cmd.Stdin = f
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
 	start := time.Now()
-	client("INSERT INTO "+table+" FORMAT JSONEachRow", f)
+	check(cmd.Run(), "clickhouse-client INSERT: "+errb.String())
 	res := result{name: "c clickhouse-client JSONEachRow", seconds: time.Since(start).Seconds(), rows: rows}
+	_, res.cpu = usage(cmd)
 	res.hash = tableHash(table)
 	return res
 }
@@ -353,10 +395,10 @@ func runLatency(bin, work, db string, rate, batch, inFlight int) result {
 	go func() {
 		defer wg.Done()
 		var seen uint64
-		for {
+		for last := false; !last; {
 			select {
 			case <-done:
-				return
+				last = true // one more poll after the pipeline has exited
 			case <-time.After(5 * time.Millisecond):
 			}
 			now := time.Now()
@@ -401,7 +443,7 @@ func percentile(xs []float64, p float64) float64 {
 }
 
 func report(results []result) {
-	fmt.Printf("\n%-38s %9s %12s %10s %12s %s\n", "scenario", "seconds", "rows/s", "peak RSS", "CPU µs/row", "notes")
+	fmt.Printf("\n%-38s %9s %12s %10s %12s %12s %s\n", "scenario", "seconds", "rows/s", "peak RSS", "CPU µs/row", "+server", "notes")
 	by := map[byte]result{}
 	for _, r := range results {
 		by[r.name[0]] = r
@@ -421,9 +463,13 @@ func report(results []result) {
 			note = fmt.Sprintf("message -> visible in SELECT: p50 %.0f ms, p99 %.0f ms (%d rows seen) %s", percentile(r.lat, 0.5), percentile(r.lat, 0.99), len(r.lat), note)
 		}
 		if r.name[0] == 'c' {
-			note = "client CPU only; the server's work is not in this column " + note
+			note = "the server's JSON parsing is in +server " + note
 		}
-		fmt.Printf("%-38s %9.2f %12.0f %10s %12.2f %s\n", r.name, r.seconds, rps, rss, cpu, note)
+		srv := "-"
+		if r.srvCPU > 0 && r.rows > 0 {
+			srv = fmt.Sprintf("%.2f", r.srvCPU*1e6/float64(r.rows))
+		}
+		fmt.Printf("%-38s %9.2f %12.0f %10s %12.2f %12s %s\n", r.name, r.seconds, rps, rss, cpu, srv, note)
 	}
 	rate := func(c byte) float64 {
 		r, ok := by[c]
@@ -442,6 +488,12 @@ func report(results []result) {
 	}
 	if d > 0 && c > 0 {
 		fmt.Printf("ratio d / c: %.2f (target >= 0.50)\n", d/c)
+		// CPU per row, process + server: what the ratio would be on an
+		// otherwise idle machine where both are CPU-bound.
+		dc, cc := by['d'].cpu+by['d'].srvCPU, by['c'].cpu+by['c'].srvCPU
+		if by['d'].srvCPU > 0 && by['c'].srvCPU > 0 && dc > 0 {
+			fmt.Printf("ratio d / c by CPU per row (client + server): %.2f\n", cc/dc)
+		}
 	}
 	var peak int64
 	for _, r := range results {
