@@ -62,7 +62,9 @@ func clickhouseAsyncOutputSpec() *service.ConfigSpec {
 		Description(`
 Each batch is grouped by `+"`database`"+` and `+"`table`"+` (both interpolated per message) and every group is sent
 as one native block with `+"`INSERT INTO db.table (columns...)`"+`; groups and up to `+"`max_in_flight`"+` batches are
-in flight at once over a pool of `+"`max_open_conns`"+` connections.
+in flight at once over a pool of `+"`max_open_conns`"+` connections. Every INSERT makes a part on the server, so batch generously
+(thousands of rows per block, e.g. `+"`batching: { count: 10000, period: 1s }`"+`) or carry many rows per message with
+`+"`payload_format`"+`.
 
 == Schema mapping
 
@@ -161,7 +163,7 @@ version, never silently.
 				service.NewStringField(choFieldCreateOrderBy).Description("ORDER BY expression; its columns are not Nullable.").Default("tuple()"),
 				service.NewStringField(choFieldCreatePartition).Description("PARTITION BY expression; empty means none.").Default(""),
 			).Description("Create a missing table with columns inferred from the first batch (strings, RFC 3339 timestamps, Int64, Float64, booleans, arrays; objects as String). For quick starts: production tables should be created by hand.").Advanced(),
-			service.NewOutputMaxInFlightField(),
+			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(choFieldBatching),
 		).
 		LintRule(`root = if this.async_insert.or(false) == false && this.wait_for_async_insert.or(true) == false { "wait_for_async_insert only applies with async_insert: true" }`).
