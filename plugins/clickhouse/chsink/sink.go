@@ -528,7 +528,15 @@ func (s *Sink) sendRetrying(ctx context.Context, table string, blk *block, cols 
 // errFill marks a driver refusal of our buffered values (a bug, not data).
 var errFill = errors.New("building the native block")
 
-func (s *Sink) sendOnce(ctx context.Context, query string, blk *block, cols []int, set insertSettings) error {
+func (s *Sink) sendOnce(ctx context.Context, query string, blk *block, cols []int, set insertSettings) (err error) {
+	// The driver panics on some column types it cannot parse from the
+	// server's header (an Enum name with an escaped quote, say): fail the
+	// block, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the ClickHouse driver panicked: %v", errFill, r)
+		}
+	}()
 	ictx := set.context(ctx)
 	if s.opts.WriteTimeout > 0 {
 		var cancel context.CancelFunc

@@ -57,6 +57,22 @@ func (c *fakeConn) PrepareBatch(_ context.Context, query string, _ ...driver.Pre
 
 func (c *fakeConn) Close() error { return nil }
 
+type panickingConn struct{ fakeConn }
+
+func (c *panickingConn) PrepareBatch(context.Context, string, ...driver.PrepareBatchOption) (driver.Batch, error) {
+	panic("runtime error: slice bounds out of range")
+}
+
+func TestDriverPanicFailsTheBlockNotTheProcess(t *testing.T) {
+	conn := &panickingConn{fakeConn{types: map[string]string{"id": "UInt64"}}}
+	s, _ := newTestSink(t, &conn.fakeConn, Options{}, modernVersion)
+	s.conn = conn
+	errs := s.Write(context.Background(), msgs(`{"id":1}`), group(1))
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "driver panicked") {
+		t.Fatalf("got %v", errs[0])
+	}
+}
+
 type fakeBatch struct {
 	driver.Batch
 	conn *fakeConn
