@@ -47,7 +47,9 @@ bench: build services
 	set -a && source $(CACHE_DIR)/services.env && set +a && \
 	go run ./integration/bench/danube && \
 	go run ./integration/bench/delta && \
+	go run ./integration/bench/diskbuffer && \
 	go run ./integration/bench/webhook && \
+	go run ./integration/bench/greptime && \
 	go run ./integration/bench/clickhouse
 
 ## proto: regenerate the Danube gRPC stubs from our .proto files

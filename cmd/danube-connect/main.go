@@ -16,6 +16,8 @@ import (
 	_ "github.com/danube-connect/danube-connect/plugins/clickhouse"
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
+	_ "github.com/danube-connect/danube-connect/plugins/diskbuffer"
+	_ "github.com/danube-connect/danube-connect/plugins/greptime"
 	_ "github.com/danube-connect/danube-connect/plugins/prometheus"
 	_ "github.com/danube-connect/danube-connect/plugins/webhook"
 )

@@ -3,12 +3,15 @@ package danube
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/danube-connect/danube-connect/plugins/danube/client"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
@@ -113,4 +116,27 @@ func TestConnectionTests(t *testing.T) {
 	res = out.ConnectionTest(ctx)
 	require.Len(t, res, 1)
 	assert.Error(t, res[0].Err)
+}
+
+// TestDanubeConfigsBindDistinctHTTPAddresses: the quickstart runs these
+// examples side by side; each must bind its own service HTTP server.
+func TestDanubeConfigsBindDistinctHTTPAddresses(t *testing.T) {
+	seen := map[string]string{}
+	for _, name := range danubeConfigs {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "config", name))
+		require.NoError(t, err)
+		var doc struct {
+			HTTP struct {
+				Address string `yaml:"address"`
+			} `yaml:"http"`
+		}
+		require.NoError(t, yaml.Unmarshal(raw, &doc), name)
+		addr := doc.HTTP.Address
+		require.NotEmpty(t, addr, "%s sets no http.address (Benthos' default 0.0.0.0:4195 collides)", name)
+		if i := strings.LastIndex(addr, ":"); i >= 0 {
+			addr = strings.TrimSuffix(addr[i+1:], "}") // the port of ${HTTP_ADDRESS:host:port}
+		}
+		require.NotContains(t, seen, addr, "%s and %s bind the same port", name, seen[addr])
+		seen[addr] = name
+	}
 }

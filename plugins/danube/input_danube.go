@@ -24,6 +24,10 @@ const (
 	diFieldNackDelay        = "nack_delay"
 	diFieldMaxBatchSize     = "max_batch_size"
 	diFieldAckParallelism   = "ack_parallelism"
+	diFieldSkippedMessages  = "skipped_messages"
+	diFieldSkipReorderCount = "skip_reorder_count"
+	diFieldSkipReorderTime  = "skip_reorder_timeout"
+	diFieldSkipStartup      = "skip_startup_messages"
 
 	// maxNackReason bounds the error text sent as the nack reason.
 	maxNackReason = 256
@@ -51,11 +55,36 @@ starts at the newest message.
 
 == Delivery guarantees
 
-A message is acknowledged to the broker only when Benthos acknowledges it, i.e. after the output has it. When the
-pipeline rejects a message (an output error, or a processing error in strict mode), it is negatively acknowledged with
-`+"`nack_delay`"+` and the error text as reason, and the broker redelivers it (reliable topics; the broker waits at least its
-own base redelivery delay, 1 s by default). Unacknowledged messages are redelivered after a crash or restart, so
-delivery is at least once. Non-reliable topics do not retain or redeliver anything.
+What the broker delivers is delivered at least once: a message is acknowledged to the broker only when Benthos
+acknowledges it, i.e. after the output has it. When the pipeline rejects a message (an output error, or a processing
+error in strict mode), it is negatively acknowledged with `+"`nack_delay`"+` and the error text as reason, and the broker
+redelivers it (reliable topics; the broker waits at least its own base redelivery delay, 1 s by default).
+Unacknowledged messages are redelivered after a crash or restart. Non-reliable topics do not retain or redeliver
+anything.
+
+What the broker does not deliver cannot be recovered by any client. danube-broker v0.15.1 skips messages of a
+reliable topic: a subscription created without a saved cursor reads a live feed of the newest 256 messages, and when
+its window of unacknowledged messages (10 per subscription, fixed in standalone mode) stays full while more than 256
+messages are published, the broker jumps ahead and only logs a warning. The skipped messages are never delivered,
+nacked or redelivered. The window also caps throughput: a pipeline whose output takes L to acknowledge a message
+consumes at most about 10/L messages per second per subscription, so any sink slower than the producers loses data
+on such a broker.
+
+Detection: offsets are contiguous per topic partition, so with `+"`subscription_type`"+` `+"`exclusive`"+` or `+"`failover`"+`
+the input tracks them per partition and reports a missing range once `+"`skip_reorder_count`"+` later messages (or
+`+"`skip_reorder_timeout`"+`) passed without it, which tolerates the slight reordering the broker shows under
+concurrent producers. Redeliveries are not gaps, and the first `+"`skip_startup_messages`"+` of each partition are not
+checked (a restarted consumer first gets what an earlier one left unacknowledged). Each confirmed range adds its size to the counter
+`+"`danube_input_skipped_messages`"+` (label `+"`topic`"+`) and is logged once as an error naming the topic, subscription
+and offsets; `+"`skipped_messages: stop`"+` then halts the input for an operator. The first offset the input sees is
+its baseline (a new subscription starts at the newest message). When the offsets start again from a lower value
+(a restarted v0.15.1 broker numbers its log from 0) the input logs a warning, counts `+"`danube_input_offset_resets`"+`
+and restarts tracking there. `+"`shared`"+` and `+"`key_shared`"+` consumers each see an interleaved subset of the
+offsets and cannot detect skips: nothing is reported for them.
+
+Staying ahead of it: acknowledge fast (put the `+"`disk`"+` buffer between this input and a slow or batching sink, so
+messages are acknowledged once they are on local disk; keep flush periods short), spread load over a partitioned
+topic read with one `+"`exclusive`"+` subscription per partition, and alert on `+"`danube_input_skipped_messages`"+`.
 
 == Metadata
 
@@ -100,6 +129,22 @@ You can access these metadata fields using function interpolation.
 			service.NewIntField(diFieldAckParallelism).
 				Description("Number of long-lived workers sending the Ack/Nack RPCs of acknowledged batches (a batch of one is settled directly).").
 				Default(32).Advanced(),
+			service.NewStringAnnotatedEnumField(diFieldSkippedMessages, map[string]string{
+				"warn": "Count the skipped messages, log the missing range as an error and keep consuming.",
+				"stop": "Also stop consuming: the input reports itself disconnected (failing `/ready`) and every further connection attempt fails with an error naming the missing range, until the pipeline is restarted.",
+			}).Description("What to do when the broker skipped messages (`exclusive` and `failover` subscriptions only; see Delivery guarantees).").
+				Default("warn"),
+			service.NewIntField(diFieldSkipReorderCount).
+				Description("A missing offset is reported as skipped once this many later messages of its partition arrived without it (the broker can deliver a few messages out of order under concurrent producers).").
+				Default(client.DefaultGapReorderCount).Advanced().
+				LintRule(`root = if this < 1 { "skip_reorder_count must be at least 1" }`),
+			service.NewDurationField(diFieldSkipReorderTime).
+				Description("A missing offset that no later message follows is reported as skipped after this long.").
+				Default(client.DefaultGapReorderTimeout.String()).Advanced(),
+			service.NewIntField(diFieldSkipStartup).
+				Description("Offsets are not checked among the first this many messages of each partition after the input starts: on an existing subscription the broker first redelivers what an earlier consumer left unacknowledged, with holes where that consumer acknowledged out of order. Set it to the broker's window (`max_unacked_messages`).").
+				Default(client.DefaultGapStartupMessages).Advanced().
+				LintRule(`root = if this < 1 { "skip_startup_messages must be at least 1" }`),
 		).
 		Fields(dcCommonFields()...).
 		LintRule(`root = if this.key_filters.or([]).length() > 0 && this.subscription_type.or("shared") != "key_shared" { "key_filters require subscription_type: key_shared" }`).
@@ -144,6 +189,14 @@ type inputConfig struct {
 	nackDelay      time.Duration
 	maxBatch       int
 	ackParallelism int
+	stopOnSkip     bool
+	gaps           client.GapOptions
+}
+
+// detectsGaps reports whether the subscription type lets one consumer see
+// every offset.
+func (ic inputConfig) detectsGaps() bool {
+	return ic.consumer.Type == client.SubscriptionExclusive || ic.consumer.Type == client.SubscriptionFailover
 }
 
 func inputConfigFromParsed(conf *service.ParsedConfig, log *service.Logger) (ic inputConfig, err error) {
@@ -214,6 +267,35 @@ func inputConfigFromParsed(conf *service.ParsedConfig, log *service.Logger) (ic 
 		return
 	}
 	ic.ackParallelism = max(ic.ackParallelism, 1)
+	var skipped string
+	if skipped, err = conf.FieldString(diFieldSkippedMessages); err != nil {
+		return
+	}
+	switch skipped {
+	case "warn":
+	case "stop":
+		ic.stopOnSkip = true
+	default:
+		return ic, fmt.Errorf("field %s: unknown value %q", diFieldSkippedMessages, skipped)
+	}
+	if ic.gaps.ReorderCount, err = conf.FieldInt(diFieldSkipReorderCount); err != nil {
+		return
+	}
+	if ic.gaps.ReorderCount < 1 {
+		return ic, fmt.Errorf("field %s: must be at least 1", diFieldSkipReorderCount)
+	}
+	if ic.gaps.ReorderTimeout, err = conf.FieldDuration(diFieldSkipReorderTime); err != nil {
+		return
+	}
+	if ic.gaps.ReorderTimeout <= 0 {
+		return ic, fmt.Errorf("field %s: must be positive", diFieldSkipReorderTime)
+	}
+	if ic.gaps.StartupMessages, err = conf.FieldInt(diFieldSkipStartup); err != nil {
+		return
+	}
+	if ic.gaps.StartupMessages < 1 {
+		return ic, fmt.Errorf("field %s: must be at least 1", diFieldSkipStartup)
+	}
 	return ic, nil
 }
 
@@ -227,6 +309,16 @@ type danubeInput struct {
 	mNacked   *service.MetricCounter
 	mErrors   *service.MetricCounter
 	mRetries  *service.MetricCounter
+	mSkipped  *service.MetricCounter // labelled by topic (partition)
+	mResets   *service.MetricCounter // labelled by topic (partition)
+
+	// gaps tracks offsets across reconnects (nil for shared/key_shared).
+	// With skipped_messages: stop, the first confirmed gap cancels halt
+	// for good: reads and connects fail with haltErr from then on.
+	gaps      *client.GapDetector
+	halt      context.Context
+	haltWith  context.CancelCauseFunc
+	haltedLog sync.Once
 
 	mu       sync.Mutex
 	client   *client.Client
@@ -269,14 +361,62 @@ func newDanubeInput(conf inputConfig, mgr *service.Resources) *danubeInput {
 		mNacked:   m.NewCounter("danube_input_nacked"),
 		mErrors:   m.NewCounter("danube_input_errors"),
 		mRetries:  m.NewCounter("danube_input_retries"),
+		mSkipped:  m.NewCounter("danube_input_skipped_messages", "topic"),
+		mResets:   m.NewCounter("danube_input_offset_resets", "topic"),
 	}
 	in.conf.client.OnRetry = func(error) { in.mRetries.Incr(1) }
+	in.halt, in.haltWith = context.WithCancelCause(context.Background())
+	if conf.detectsGaps() {
+		g := conf.gaps
+		g.OnGap, g.OnReset, g.OnLate = in.onGap, in.onReset, in.onLate
+		in.gaps = client.NewGapDetector(g)
+		in.conf.consumer.Gaps = in.gaps
+	}
 	in.jobs = make(chan settleJob, settleQueueSize)
 	for range conf.ackParallelism {
 		in.workers.Add(1)
 		go in.settleWorker()
 	}
 	return in
+}
+
+// SkippedError is the error of an input stopped by skipped messages.
+type SkippedError struct {
+	Gap          client.Gap
+	Subscription string
+}
+
+func (e *SkippedError) Error() string {
+	return fmt.Sprintf("danube input stopped (%s: stop): the broker skipped %s (%d messages) on subscription %s; they cannot be recovered through the broker, restart the pipeline once this is dealt with",
+		diFieldSkippedMessages, e.Gap, e.Gap.Count(), e.Subscription)
+}
+
+func (in *danubeInput) onGap(g client.Gap) {
+	in.mSkipped.Incr(int64(g.Count()), g.Topic)
+	in.log.Errorf("Danube broker skipped messages: topic %s, subscription %s, offsets %d-%d (%d messages) were never delivered",
+		g.Topic, in.conf.consumer.Subscription, g.From, g.To, g.Count())
+	if in.conf.stopOnSkip {
+		in.haltWith(&SkippedError{Gap: g, Subscription: in.conf.consumer.Subscription})
+	}
+}
+
+func (in *danubeInput) onReset(r client.Reset) {
+	in.mResets.Incr(1, r.Topic)
+	in.log.Warnf("Danube offsets of topic %s went back to %d after offsets up to %d (subscription %s): the broker renumbered its log (restart); gap tracking restarts there",
+		r.Topic, r.Offset, r.Highest, in.conf.consumer.Subscription)
+}
+
+func (in *danubeInput) onLate(l client.Late) {
+	in.log.Warnf("Danube message at offset %d of topic %s (subscription %s) arrived after it was reported skipped; raise %s",
+		l.Offset, l.Topic, in.conf.consumer.Subscription, diFieldSkipReorderCount)
+}
+
+// halted returns the error that stopped the input, or nil.
+func (in *danubeInput) halted() error {
+	if in.halt.Err() == nil {
+		return nil
+	}
+	return context.Cause(in.halt)
 }
 
 func (in *danubeInput) settleWorker() {
@@ -296,6 +436,9 @@ func (in *danubeInput) settleOne(ctx context.Context, cons *client.Consumer, m *
 }
 
 func (in *danubeInput) Connect(ctx context.Context) error {
+	if err := in.halted(); err != nil {
+		return err
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.consumer != nil {
@@ -322,11 +465,24 @@ func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, ser
 	in.mu.Lock()
 	cons := in.consumer
 	in.mu.Unlock()
+	if err := in.halted(); err != nil {
+		return nil, nil, in.stop(cons, err)
+	}
 	if cons == nil {
 		return nil, nil, service.ErrNotConnected
 	}
-	first, err := cons.Receive(ctx)
+	rctx := ctx
+	if in.conf.stopOnSkip {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(in.halt, cancel)()
+	}
+	first, err := cons.Receive(rctx)
 	if err != nil {
+		if herr := in.halted(); herr != nil {
+			return nil, nil, in.stop(cons, herr)
+		}
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
@@ -357,6 +513,17 @@ func (in *danubeInput) ReadBatch(ctx context.Context) (service.MessageBatch, ser
 	return batch, func(ctx context.Context, err error) error {
 		return in.settle(ctx, cons, index, msgs, err)
 	}, nil
+}
+
+// stop closes the consumer of an input halted by skipped messages and
+// returns the error reads fail with: not connected (so Benthos reports the
+// input down and retries Connect, which fails with the same reason).
+func (in *danubeInput) stop(cons *client.Consumer, cause error) error {
+	if cons != nil {
+		in.dropConsumer(cons)
+	}
+	in.haltedLog.Do(func() { in.log.Errorf("%v", cause) })
+	return fmt.Errorf("%w: %w", service.ErrNotConnected, cause)
 }
 
 // dropConsumer forgets a broken consumer so that Connect subscribes anew.
@@ -477,6 +644,9 @@ func (in *danubeInput) Close(context.Context) error {
 	in.mu.Unlock()
 	if cons != nil {
 		_ = cons.Close()
+	}
+	if in.gaps != nil {
+		in.gaps.Close()
 	}
 	in.closeOnce.Do(func() {
 		in.closeMu.Lock()

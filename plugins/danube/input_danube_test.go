@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -584,4 +587,244 @@ func TestInputSettleRacingCloseNeverHangs(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a batch settled during Close never returned")
 	}
+}
+
+// logRecorder collects log records of an input for assertions.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.records = append(l.records, r)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// lines returns the messages logged at level containing substr.
+func (l *logRecorder) lines(level slog.Level, substr string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.records {
+		if r.Level == level && strings.Contains(r.Message, substr) {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+var skipLine = regexp.MustCompile(`topic (\S+), subscription (\S+), offsets (\d+)-(\d+) \((\d+) messages\)`)
+
+// skippedRanges parses the skip error lines: ranges and their total.
+func (l *logRecorder) skippedRanges(t *testing.T) ([][2]uint64, uint64) {
+	t.Helper()
+	var ranges [][2]uint64
+	var total uint64
+	for _, line := range l.lines(slog.LevelError, "skipped messages") {
+		m := skipLine.FindStringSubmatch(line)
+		require.NotNil(t, m, "unparsable skip line %q", line)
+		from, _ := strconv.ParseUint(m[3], 10, 64)
+		to, _ := strconv.ParseUint(m[4], 10, 64)
+		n, _ := strconv.ParseUint(m[5], 10, 64)
+		require.Equal(t, to-from+1, n, line)
+		ranges = append(ranges, [2]uint64{from, to})
+		total += n
+	}
+	return ranges, total
+}
+
+func newRecordedInput(t *testing.T, yaml string) (*danubeInput, *logRecorder) {
+	t.Helper()
+	pc, err := danubeInputSpec().ParseYAML(yaml, nil)
+	require.NoError(t, err)
+	ic, err := inputConfigFromParsed(pc, nil)
+	require.NoError(t, err)
+	rec := &logRecorder{}
+	in := newDanubeInput(ic, service.MockResources(service.MockResourcesOptUseLogger(service.NewLoggerFromSlog(slog.New(rec)))))
+	t.Cleanup(func() { _ = in.Close(context.Background()) })
+	return in, rec
+}
+
+// drainOffsets reads and acks until nothing arrives for quiet, returning the
+// distinct offsets delivered.
+func drainOffsets(t *testing.T, in *danubeInput, quiet time.Duration) map[uint64]bool {
+	t.Helper()
+	got := map[uint64]bool{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		batch, ack, err := in.ReadBatch(ctx)
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			return got
+		}
+		for _, m := range batch {
+			off, _ := m.MetaGet("danube_offset")
+			o, err := strconv.ParseUint(off, 10, 64)
+			require.NoError(t, err)
+			got[o] = true
+		}
+		require.NoError(t, ack(context.Background(), nil))
+	}
+}
+
+// TestInputDetectsSkippedMessages: 1,000 messages published while the
+// consumer does not read (its window of 10 stays full). On the double with
+// the v0.15.1 live-feed emulation, and on a real v0.15.1 broker, only part
+// of them arrives; every missing offset is counted and logged once, as one
+// range. Delivered + skipped = published.
+func TestInputDetectsSkippedMessages(t *testing.T) {
+	url, b := danubetest.BrokerURL(t, danubetest.Options{Emulate: danubetest.Emulate{LiveFeedSkip: true}})
+	topic := testTopic(t)
+	createTopic(t, url, topic, 0)
+	in, rec := newRecordedInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: skips\nsubscription_type: exclusive\nskip_reorder_timeout: 500ms\n%s", url, topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	const n = 1000
+	payloads := make([]string, n)
+	for i := range payloads {
+		payloads[i] = strconv.Itoa(i)
+	}
+	publish(t, url, topic, 0, payloads...)
+
+	got := drainOffsets(t, in, 2*time.Second)
+	ranges, skipped := rec.skippedRanges(t)
+	require.Equal(t, uint64(n), uint64(len(got))+skipped, "delivered %d + skipped %d (ranges %v)", len(got), skipped, ranges)
+	for _, r := range ranges {
+		for o := r[0]; o <= r[1]; o++ {
+			require.False(t, got[o], "offset %d reported skipped but delivered", o)
+		}
+	}
+	require.Empty(t, rec.lines(slog.LevelWarn, "after it was reported skipped"))
+	if b == nil {
+		t.Logf("real broker: %d delivered, %d skipped in %v", len(got), skipped, ranges)
+		return
+	}
+	// The double skips exactly as measured on v0.15.1 (notes §19): the
+	// first window, then the newest 256.
+	require.Equal(t, 10+256, len(got))
+	require.Equal(t, [][2]uint64{{10, n - 257}}, ranges)
+	st, _ := b.Stats(topic)
+	require.Equal(t, st.Subscriptions["skips"].SkippedRanges, ranges, "the input reports exactly what the broker skipped")
+}
+
+// TestInputStopsOnSkippedMessages: with skipped_messages: stop the first
+// confirmed gap halts the input: reads fail as not connected and Connect
+// fails with an error naming the missing range, for good.
+func TestInputStopsOnSkippedMessages(t *testing.T) {
+	url, _ := danubetest.BrokerURL(t, danubetest.Options{Emulate: danubetest.Emulate{LiveFeedSkip: true}})
+	topic := testTopic(t)
+	createTopic(t, url, topic, 0)
+	in, rec := newRecordedInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: halts\nsubscription_type: exclusive\nskipped_messages: stop\n%s", url, topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	payloads := make([]string, 1000)
+	for i := range payloads {
+		payloads[i] = "m"
+	}
+	publish(t, url, topic, 0, payloads...)
+
+	var stopErr error
+	deadline := time.Now().Add(30 * time.Second)
+	for stopErr == nil && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		batch, ack, err := in.ReadBatch(ctx)
+		cancel()
+		if err != nil {
+			stopErr = err
+			break
+		}
+		require.NotEmpty(t, batch)
+		require.NoError(t, ack(context.Background(), nil))
+	}
+	require.Error(t, stopErr, "the input must stop")
+	require.ErrorIs(t, stopErr, service.ErrNotConnected, "a stopped input reports itself disconnected")
+	var se *SkippedError
+	require.ErrorAs(t, stopErr, &se)
+	require.Contains(t, stopErr.Error(), fmt.Sprintf("offsets %d-%d of %s", se.Gap.From, se.Gap.To, topic))
+	require.Contains(t, stopErr.Error(), "halts")
+
+	for range 3 {
+		err := in.Connect(context.Background())
+		require.ErrorAs(t, err, &se, "Connect keeps failing with the range")
+		_, _, err = in.ReadBatch(context.Background())
+		require.ErrorIs(t, err, service.ErrNotConnected)
+		require.ErrorAs(t, err, &se, "reads keep failing with the range")
+	}
+	require.Len(t, rec.lines(slog.LevelError, "skipped messages: topic"), 1, "the range is logged once")
+}
+
+// TestInputOffsetResetIsNotAGap: a restarted v0.15.1 broker numbers new
+// messages from 0 again; the input logs a reset (no gap, no error) and goes
+// on detecting in the new numbering. Needs the double's Restart.
+func TestInputOffsetResetIsNotAGap(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{Emulate: danubetest.Emulate{OffsetResetOnRestart: true}})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	// Existing history, so that the subscription starts above 0.
+	publish(t, b.URL(), topic, 0, "h1", "h2", "h3", "h4", "h5")
+	in, rec := newRecordedInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: resets\nsubscription_type: failover\n%s", b.URL(), topic, fastBackoff))
+	require.NoError(t, in.Connect(context.Background()))
+	publish(t, b.URL(), topic, 0, "a", "b", "c", "d", "e")
+	got := drainOffsets(t, in, 500*time.Millisecond)
+	require.Len(t, got, 5)
+	require.True(t, got[5] && got[9])
+
+	require.NoError(t, b.Restart())
+	publish(t, b.URL(), topic, 0, "f", "g", "h")
+	got = drainOffsets(t, in, 1500*time.Millisecond)
+	require.Equal(t, map[uint64]bool{0: true, 1: true, 2: true}, got)
+	require.Len(t, rec.lines(slog.LevelWarn, "went back to 0 after offsets up to 9"), 1)
+	_, skipped := rec.skippedRanges(t)
+	require.Zero(t, skipped)
+}
+
+func TestInputGapDetectionOnlyForSingleConsumerTypes(t *testing.T) {
+	for typ, want := range map[string]bool{"exclusive": true, "failover": true, "shared": false, "key_shared": false} {
+		in := newTestInput(t, fmt.Sprintf("url: x\ntopics: [ /default/t ]\nsubscription: s\nsubscription_type: %s", typ))
+		assert.Equal(t, want, in.gaps != nil, typ)
+	}
+	pc, err := danubeInputSpec().ParseYAML(`{url: x, topics: [ /default/t ], subscription: s, skipped_messages: ignore}`, nil)
+	if err == nil {
+		_, err = inputConfigFromParsed(pc, nil)
+	}
+	require.ErrorContains(t, err, "ignore")
+}
+
+// TestInputRestartOnExistingSubscriptionIsNoGap: an earlier consumer acked
+// every other message of its window and went away; a new input on the same
+// subscription first gets the unacked ones (with holes where the others
+// were acked), then new messages: nothing is reported. Needs the double to
+// control the acks of the earlier consumer exactly.
+func TestInputRestartOnExistingSubscriptionIsNoGap(t *testing.T) {
+	b := danubetest.Start(t, danubetest.Options{FailurePolicy: danubetest.FailurePolicy{BaseRedeliveryDelay: 20 * time.Millisecond}})
+	topic := testTopic(t)
+	createTopic(t, b.URL(), topic, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.New(client.Options{URL: b.URL()})
+	require.NoError(t, err)
+	defer c.Close()
+	first, err := c.Subscribe(ctx, client.ConsumerOptions{Topic: topic, Subscription: "restarts", Type: client.SubscriptionExclusive, ConsumerName: "same"})
+	require.NoError(t, err)
+	publish(t, b.URL(), topic, 0, "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
+	for i := 0; i < 10; i++ { // the window
+		m, err := first.Receive(ctx)
+		require.NoError(t, err)
+		if m.Offset%2 == 0 {
+			require.NoError(t, first.Ack(ctx, m))
+		}
+	}
+	require.NoError(t, first.Close())
+
+	in, rec := newRecordedInput(t, fmt.Sprintf("url: %s\ntopics: [ %s ]\nsubscription: restarts\nsubscription_type: exclusive\nconsumer_name: same\nskip_reorder_count: 2\nskip_reorder_timeout: 200ms\n%s", b.URL(), topic, fastBackoff))
+	require.NoError(t, in.Connect(ctx))
+	publish(t, b.URL(), topic, 0, "12", "13", "14", "15")
+	got := drainOffsets(t, in, time.Second)
+	require.Equal(t, map[uint64]bool{1: true, 3: true, 5: true, 7: true, 9: true, 10: true, 11: true, 12: true, 13: true, 14: true, 15: true}, got)
+	_, skipped := rec.skippedRanges(t)
+	require.Zero(t, skipped, "leftover redeliveries are no gap: %v", rec.lines(slog.LevelError, ""))
 }

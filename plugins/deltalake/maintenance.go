@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/deltaops"
 )
 
 // startMaintenance runs optimize and vacuum on their schedules over every
@@ -39,7 +39,7 @@ func (o *deltaLakeOutput) startMaintenance() {
 	}
 	if o.conf.optimize.enabled {
 		run(o.conf.optimize.interval, "Optimize", func(ctx context.Context, tw *tableWriter) error {
-			res, err := optimizeTable(ctx, tw.store, delta.OptimizeOptions{
+			res, err := deltaops.OptimizeStore(ctx, tw.store, deltaops.OptimizeOptions{
 				TargetSize:  o.conf.optimize.targetFileSize,
 				MinFiles:    o.conf.optimize.minFiles,
 				Compression: o.conf.compression,
@@ -52,7 +52,7 @@ func (o *deltaLakeOutput) startMaintenance() {
 	}
 	if o.conf.vacuum.enabled {
 		run(o.conf.vacuum.interval, "Vacuum", func(ctx context.Context, tw *tableWriter) error {
-			res, err := vacuumTable(ctx, tw.store, delta.VacuumOptions{Retention: o.conf.vacuum.retention, AllowShortRetention: true})
+			res, err := deltaops.VacuumStore(ctx, tw.store, deltaops.VacuumOptions{Retention: o.conf.vacuum.retention, AllowShortRetention: true})
 			if err == nil && len(res.Files) > 0 {
 				o.log.Infof("Vacuumed table %s: %d files, %d bytes deleted", tw.path, len(res.Files), res.Bytes)
 			}

@@ -32,21 +32,6 @@ const (
 	dlFieldEOHistoryCommits   = "history_commits"
 	dlFieldEOHistoryPeriod    = "history_period"
 	dlFieldStorage            = "storage"
-	dlFieldStorageS3          = "s3"
-	dlFieldS3Region           = "region"
-	dlFieldS3Endpoint         = "endpoint"
-	dlFieldS3AccessKeyID      = "access_key_id"
-	dlFieldS3SecretAccessKey  = "secret_access_key"
-	dlFieldS3SessionToken     = "session_token"
-	dlFieldS3ForcePathStyle   = "force_path_style"
-	dlFieldStorageAzure       = "azure"
-	dlFieldAzAccount          = "account"
-	dlFieldAzKey              = "key"
-	dlFieldAzEndpoint         = "endpoint"
-	dlFieldAzSASToken         = "sas_token"
-	dlFieldStorageGCS         = "gcs"
-	dlFieldGCSEndpoint        = "endpoint"
-	dlFieldGCSCredentialsJSON = "credentials_json"
 	dlFieldOptimize           = "optimize"
 	dlFieldVacuum             = "vacuum"
 	dlFieldMaintEnabled       = "enabled"
@@ -213,36 +198,17 @@ the retention. Set the table property `+"`delta.enableExpiredLogCleanup`"+` to `
 				service.NewIntField(dlFieldEOHistoryCommits).Description("How many recent commits are read at start-up to rebuild the committed offsets.").Default(1000),
 				service.NewDurationField(dlFieldEOHistoryPeriod).Description("Commits older than this are not read at start-up.").Default("168h"),
 			).Description("Exactly-once delivery from the danube input (see above).").Advanced(),
-			service.NewObjectField(dlFieldStorage,
-				service.NewObjectField(dlFieldStorageS3,
-					service.NewStringField(dlFieldS3Region).Description("AWS region.").Default(""),
-					service.NewStringField(dlFieldS3Endpoint).Description("A custom endpoint (MinIO, other S3-compatible stores).").Default(""),
-					service.NewStringField(dlFieldS3AccessKeyID).Description("Access key id; empty uses the default AWS credential chain.").Default(""),
-					service.NewStringField(dlFieldS3SecretAccessKey).Description("Secret access key.").Default("").Secret(),
-					service.NewStringField(dlFieldS3SessionToken).Description("Session token.").Default("").Secret(),
-					service.NewBoolField(dlFieldS3ForcePathStyle).Description("Path-style addressing (needed by MinIO).").Default(false),
-				).Description("S3 settings, for `s3://` paths. The store must support conditional writes (`If-None-Match: *`)."),
-				service.NewObjectField(dlFieldStorageAzure,
-					service.NewStringField(dlFieldAzAccount).Description("Storage account name.").Default(""),
-					service.NewStringField(dlFieldAzKey).Description("Shared account key.").Default("").Secret(),
-					service.NewStringField(dlFieldAzEndpoint).Description("A custom blob endpoint (Azurite).").Default(""),
-					service.NewStringField(dlFieldAzSASToken).Description("A SAS token instead of the key.").Default("").Secret(),
-				).Description("Azure Blob Storage settings, for `az://` paths."),
-				service.NewObjectField(dlFieldStorageGCS,
-					service.NewStringField(dlFieldGCSEndpoint).Description("A custom endpoint (emulator).").Default(""),
-					service.NewStringField(dlFieldGCSCredentialsJSON).Description("Service account credentials JSON; empty uses application default credentials.").Default("").Secret(),
-				).Description("Google Cloud Storage settings, for `gs://` paths."),
-			).Description("Object store settings per cloud.").Advanced(),
+			storageSpecField(dlFieldStorage),
 			service.NewObjectField(dlFieldOptimize,
 				service.NewBoolField(dlFieldMaintEnabled).Description("Run optimize on a schedule.").Default(false),
-				service.NewDurationField(dlFieldMaintInterval).Description("Time between runs.").Default("1h"),
-				service.NewStringField(dlFieldTargetFileSize).Description("Size of compacted files.").Default("256MiB"),
-				service.NewIntField(dlFieldOptMinFiles).Description("Compact a partition only when it has at least this many small files.").Default(10),
+				service.NewDurationField(dlFieldMaintInterval).Description("Time between runs.").Default(dlDefaultOptimizeInterval),
+				service.NewStringField(dlFieldTargetFileSize).Description("Size of compacted files.").Default(dlDefaultOptimizeTargetSize),
+				service.NewIntField(dlFieldOptMinFiles).Description("Compact a partition only when it has at least this many small files.").Default(dlDefaultOptimizeMinFiles),
 			).Description("Background compaction of small files of every open table.").Advanced(),
 			service.NewObjectField(dlFieldVacuum,
 				service.NewBoolField(dlFieldMaintEnabled).Description("Run vacuum on a schedule.").Default(false),
-				service.NewDurationField(dlFieldMaintInterval).Description("Time between runs.").Default("24h"),
-				service.NewDurationField(dlFieldVacRetention).Description("Keep unreferenced files younger than this (readers of older versions and in-flight writers may still need them).").Default("168h"),
+				service.NewDurationField(dlFieldMaintInterval).Description("Time between runs.").Default(dlDefaultVacuumInterval),
+				service.NewDurationField(dlFieldVacRetention).Description("Keep unreferenced files younger than this (readers of older versions and in-flight writers may still need them).").Default(dlDefaultVacuumRetention),
 			).Description("Background deletion of unreferenced data files of every open table.").Advanced(),
 			service.NewOutputMaxInFlightField().Default(4),
 			service.NewBatchPolicyField(dlFieldBatching).
@@ -345,13 +311,6 @@ type dlConfig struct {
 	storage           storageConfig
 	optimize          optimizeConfig
 	vacuum            vacuumConfig
-}
-
-type storageConfig struct {
-	s3Region, s3Endpoint, s3AccessKeyID, s3SecretAccessKey, s3SessionToken string
-	s3ForcePathStyle                                                       bool
-	azureAccount, azureKey, azureEndpoint, azureSASToken                   string
-	gcsEndpoint, gcsCredentialsJSON                                        string
 }
 
 type optimizeConfig struct {
@@ -513,49 +472,6 @@ func dlConfigFromParsed(pConf *service.ParsedConfig) (conf dlConfig, err error) 
 	}
 	if (conf.optimize.enabled && conf.optimize.interval <= 0) || (conf.vacuum.enabled && conf.vacuum.interval <= 0) {
 		err = errors.New("maintenance intervals must be positive")
-		return
-	}
-	return
-}
-
-func storageConfigFromParsed(pConf *service.ParsedConfig) (conf storageConfig, err error) {
-	s3 := pConf.Namespace(dlFieldStorageS3)
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{dlFieldS3Region, &conf.s3Region},
-		{dlFieldS3Endpoint, &conf.s3Endpoint},
-		{dlFieldS3AccessKeyID, &conf.s3AccessKeyID},
-		{dlFieldS3SecretAccessKey, &conf.s3SecretAccessKey},
-		{dlFieldS3SessionToken, &conf.s3SessionToken},
-	} {
-		if *f.dst, err = s3.FieldString(f.name); err != nil {
-			return
-		}
-	}
-	if conf.s3ForcePathStyle, err = s3.FieldBool(dlFieldS3ForcePathStyle); err != nil {
-		return
-	}
-	az := pConf.Namespace(dlFieldStorageAzure)
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{dlFieldAzAccount, &conf.azureAccount},
-		{dlFieldAzKey, &conf.azureKey},
-		{dlFieldAzEndpoint, &conf.azureEndpoint},
-		{dlFieldAzSASToken, &conf.azureSASToken},
-	} {
-		if *f.dst, err = az.FieldString(f.name); err != nil {
-			return
-		}
-	}
-	gcs := pConf.Namespace(dlFieldStorageGCS)
-	if conf.gcsEndpoint, err = gcs.FieldString(dlFieldGCSEndpoint); err != nil {
-		return
-	}
-	if conf.gcsCredentialsJSON, err = gcs.FieldString(dlFieldGCSCredentialsJSON); err != nil {
 		return
 	}
 	return

@@ -70,6 +70,12 @@ type ConsumerOptions struct {
 	// first name). Default: "<subscription>-<random>".
 	ConsumerName string
 	KeyFilters   []string // KeyShared only: glob patterns (*, ?) of routing keys
+	// Gaps, when set, is told the offset of every message received (before
+	// it is queued) and reports offsets that never arrive. Exclusive and
+	// Failover only: other types see interleaved subsets of the offsets.
+	// It may be shared by successive consumers of one subscription, so
+	// tracking survives a reconnect; the caller closes it.
+	Gaps *GapDetector
 }
 
 // Message is one received message.
@@ -156,6 +162,9 @@ func (c *Client) Subscribe(ctx context.Context, opts ConsumerOptions) (*Consumer
 	}
 	if len(opts.KeyFilters) > 0 && opts.Type != SubscriptionKeyShared {
 		return nil, &Error{Op: "subscribe", Topic: label, Code: codes.InvalidArgument, Message: "key filters need a key_shared subscription"}
+	}
+	if opts.Gaps != nil && opts.Type != SubscriptionExclusive && opts.Type != SubscriptionFailover {
+		return nil, &Error{Op: "subscribe", Topic: label, Code: codes.InvalidArgument, Message: "gap detection needs an exclusive or failover subscription"}
 	}
 	if opts.ConsumerName == "" {
 		opts.ConsumerName = randomName(opts.Subscription)
@@ -379,10 +388,7 @@ func (tc *topicConsumer) subscribe(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		st, err := tc.subscribeOnce(ctx)
 		if err == nil {
-			tc.mu.Lock()
-			tc.state = st
-			tc.lastBroker = st.b
-			tc.mu.Unlock()
+			tc.setState(st)
 			return nil
 		}
 		if !IsRetryable(err) || attempt >= c.backoff.MaxRetries {
@@ -407,10 +413,7 @@ func (tc *topicConsumer) resubscribe() error {
 	for attempt := 0; ; attempt++ {
 		st, err := tc.subscribeOnce(cons.ctx)
 		if err == nil {
-			tc.mu.Lock()
-			tc.state = st
-			tc.lastBroker = st.b
-			tc.mu.Unlock()
+			tc.setState(st)
 			if attempt > 0 {
 				c.log.Info("danube consumer resubscribed", "topic", tc.topic, "subscription", cons.opts.Subscription, "attempts", attempt+1)
 			}
@@ -428,6 +431,17 @@ func (tc *topicConsumer) resubscribe() error {
 		if serr := c.retryWait(cons.ctx, cons.ctx.Done(), min(attempt, 30), err); serr != nil {
 			return errors.Join(err, serr)
 		}
+	}
+}
+
+// setState records a successful subscription.
+func (tc *topicConsumer) setState(st *consumerState) {
+	tc.mu.Lock()
+	tc.state = st
+	tc.lastBroker = st.b
+	tc.mu.Unlock()
+	if g := tc.cons.opts.Gaps; g != nil {
+		g.Subscribed(tc.topic)
 	}
 }
 
@@ -526,6 +540,9 @@ func (tc *topicConsumer) stream(st *consumerState) (int, error) {
 			return n, wrapError("receive", tc.topic, err)
 		}
 		m := cons.toMessage(sm)
+		if g := cons.opts.Gaps; g != nil {
+			g.Observe(m.Topic, m.Offset, m.ProducerID, m.RequestID)
+		}
 		select {
 		case cons.msgs <- m:
 			n++

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -62,6 +63,36 @@ type Options struct {
 	MaxMessageSize int
 	// DisableAutoCreate makes CreateProducer on an unknown topic NotFound.
 	DisableAutoCreate bool
+	// Emulate turns on behaviours of danube-broker v0.15.1 that lose or
+	// renumber messages. All are off by default.
+	Emulate Emulate
+	// Logger receives the warnings the real broker would log (live-feed
+	// lag). Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Emulate selects opt-in emulations of danube-broker v0.15.1 defects.
+type Emulate struct {
+	// LiveFeedSkip: a reliable subscription created without a saved cursor
+	// reads a bounded live feed of the newest LiveFeedCapacity messages
+	// (tokio broadcast channel, 256 in v0.15.1). When its window of
+	// unacknowledged messages stays full while more than that many messages
+	// are published, the feed lags: the subscription jumps to the oldest
+	// message still in the feed, logs a warning and never delivers the
+	// skipped ones. After Restart or CloseTopic the subscription resumes
+	// from its cursor and reads the log (no more skips).
+	LiveFeedSkip bool
+	// LiveFeedCapacity is the live feed's size (default 256).
+	LiveFeedCapacity int
+	// OffsetResetOnRestart: after Restart, new messages of every reliable
+	// topic are numbered from 0 again (the real WAL recovery starts at 0),
+	// so their offsets collide with older ones. Unacknowledged older
+	// messages are still redelivered first, under their old offsets.
+	OffsetResetOnRestart bool
+	// IgnoreSubscriptionDispatch: SetSubscriptionDispatch stores the
+	// per-subscription window but dispatch keeps using MaxUnacked, as the
+	// real broker ignores its admin override.
+	IgnoreSubscriptionDispatch bool
 }
 
 // AuthOptions enable the JWT check of auth.mode "tls" (TLS itself is
@@ -105,6 +136,12 @@ func New(opts Options) (*Broker, error) {
 	}
 	if opts.MaxMessageSize <= 0 {
 		opts.MaxMessageSize = 10 << 20
+	}
+	if opts.Emulate.LiveFeedCapacity <= 0 {
+		opts.Emulate.LiveFeedCapacity = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.Cluster == nil {
 		opts.Cluster = NewCluster()
@@ -218,9 +255,14 @@ func (b *Broker) Stop() {
 	srv.Stop()
 }
 
-// Restart stops the broker (if running) and serves again on the same address.
+// Restart stops the broker (if running) and serves again on the same
+// address. With Emulate.OffsetResetOnRestart the offsets of new messages
+// start again at 0.
 func (b *Broker) Restart() error {
 	b.Stop()
+	if b.opts.Emulate.OffsetResetOnRestart {
+		b.cluster.renumber(func(t *topic) bool { return t.owner == b })
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -313,7 +355,9 @@ func (b *Broker) KillStreams() {
 }
 
 // SetSubscriptionDispatch sets max_unacked_messages of a subscription
-// (existing or future), like the admin SetSubscriptionDispatchConfig.
+// (existing or future), like the admin SetSubscriptionDispatchConfig. With
+// Emulate.IgnoreSubscriptionDispatch it is stored (Stats shows it) but not
+// used.
 func (b *Broker) SetSubscriptionDispatch(topicName, sub string, maxUnacked int) {
 	b.updateSubConfig(topicName, sub, func(c *subConfig) { c.maxUnacked = maxUnacked })
 }
@@ -372,6 +416,16 @@ type SubscriptionStats struct {
 	PendingRedeliver int
 	Blocked          bool
 	Dropped          uint64 // non-reliable messages dropped (no consumer or buffer full)
+	// Window is the window dispatch uses; StoredWindow the per-subscription
+	// override set with SetSubscriptionDispatch (0: none).
+	Window, StoredWindow int
+	// LiveFeed reports a subscription reading the live feed
+	// (Emulate.LiveFeedSkip, no saved cursor yet).
+	LiveFeed bool
+	// Skipped counts the messages the live feed skipped; SkippedRanges
+	// lists them as inclusive offset ranges (at most the first 100,000).
+	Skipped       uint64
+	SkippedRanges [][2]uint64
 }
 
 // Stats returns a snapshot of a topic, or false if it does not exist.
@@ -386,7 +440,8 @@ func (b *Broker) Stats(topicName string) (TopicStats, bool) {
 	t.mu.RUnlock()
 	for _, s := range subs {
 		s.mu.Lock()
-		ss := SubscriptionStats{Consumers: len(s.consumers), AckedCursor: s.ackBase, InFlight: len(s.inflight), PendingRedeliver: len(s.retries), Blocked: s.blocked, Dropped: s.nonRelDrops}
+		ss := SubscriptionStats{Consumers: len(s.consumers), AckedCursor: s.ackBase, InFlight: len(s.inflight), PendingRedeliver: len(s.retries), Blocked: s.blocked, Dropped: s.nonRelDrops,
+			Window: s.window, StoredWindow: s.storedWindow, LiveFeed: s.liveFeed, Skipped: s.skipped, SkippedRanges: append([][2]uint64(nil), s.skips...)}
 		for _, c := range s.consumers {
 			if c.active {
 				ss.ActiveConsumers++

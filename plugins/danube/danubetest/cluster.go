@@ -187,10 +187,14 @@ type topic struct {
 	mu            sync.RWMutex
 	schemaSubject string
 	validation    topicSchemaConfig
-	log           []*pb.StreamMessage // reliable only; log[i] has offset logBase+i
-	logBase       uint64              // offsets below were acked by every subscription and dropped
-	producers     map[string]*producer
-	subs          map[string]*subscription
+	log           []*pb.StreamMessage // reliable only; log[i] has position logBase+i
+	logBase       uint64              // positions below were acked by every subscription and dropped
+	// epochs are the log positions where the numbering restarted at 0
+	// (Emulate.OffsetResetOnRestart); epochs[0] is 0. A message's offset
+	// on the wire is its position minus the start of its epoch.
+	epochs    []uint64
+	producers map[string]*producer
+	subs      map[string]*subscription
 }
 
 func newTopic(c *Cluster, name string, reliable bool, owner *Broker) *topic {
@@ -199,6 +203,7 @@ func newTopic(c *Cluster, name string, reliable bool, owner *Broker) *topic {
 		reliable:  reliable,
 		cluster:   c,
 		owner:     owner,
+		epochs:    []uint64{0},
 		producers: map[string]*producer{},
 		subs:      map[string]*subscription{},
 	}
@@ -256,7 +261,7 @@ func (t *topic) trimLocked() {
 func (t *topic) publish(m *pb.StreamMessage) {
 	t.mu.Lock()
 	if t.reliable {
-		m.MsgId.TopicOffset = t.logBase + uint64(len(t.log))
+		m.MsgId.TopicOffset = t.logBase + uint64(len(t.log)) - t.epochs[len(t.epochs)-1]
 		t.log = append(t.log, m)
 		if len(t.log) >= trimThreshold && len(t.log)%1024 == 0 {
 			t.trimLocked()
@@ -278,6 +283,57 @@ func (t *topic) publish(m *pb.StreamMessage) {
 			s.deliverNonReliable(m)
 		}
 	}
+}
+
+// renumber makes new messages of the selected reliable topics start again
+// at offset 0 (a restarted v0.15.1 broker).
+func (c *Cluster) renumber(match func(*topic) bool) {
+	c.mu.RLock()
+	var topics []*topic
+	for _, t := range c.topics {
+		if t.reliable && match(t) {
+			topics = append(topics, t)
+		}
+	}
+	c.mu.RUnlock()
+	for _, t := range topics {
+		t.mu.Lock()
+		if end := t.logBase + uint64(len(t.log)); end > t.epochs[len(t.epochs)-1] {
+			t.epochs = append(t.epochs, end)
+		}
+		t.mu.Unlock()
+	}
+}
+
+// positions returns the log positions a wire offset may denote, newest
+// numbering first (one unless the numbering was reset).
+func (t *topic) positions(offset uint64) []uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if len(t.epochs) == 1 {
+		return []uint64{offset}
+	}
+	end := t.logBase + uint64(len(t.log))
+	var out []uint64
+	for i := len(t.epochs) - 1; i >= 0; i-- {
+		if p := t.epochs[i] + offset; p < end {
+			out = append(out, p)
+		}
+		end = t.epochs[i]
+	}
+	return out
+}
+
+// wireOffset is the offset on the wire of log position p.
+func (t *topic) wireOffset(p uint64) uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := len(t.epochs) - 1; i >= 0; i-- {
+		if p >= t.epochs[i] {
+			return p - t.epochs[i]
+		}
+	}
+	return p
 }
 
 type producer struct {

@@ -106,9 +106,11 @@ func TestAckTimeoutRedelivers(t *testing.T) {
 	c := dial(t, b.URL())
 	pid := c.producer("/default/t", "p", true)
 	r := c.receive(c.subscribe("/default/t", "s", "c", pb.ConsumerRequest_Exclusive))
+	// The ack timeout runs from the dispatch, which happens before the
+	// send returns: measure from before the send.
+	start := time.Now()
 	c.send("/default/t", pid, "a")
 	m := r.next(t)
-	start := time.Now()
 	m2 := r.next(t)
 	if time.Since(start) < 100*time.Millisecond || m2.MsgId.TopicOffset != m.MsgId.TopicOffset {
 		t.Fatalf("timeout redelivery wrong: after %v offset %d", time.Since(start), m2.MsgId.TopicOffset)
@@ -404,7 +406,9 @@ func TestKillStreams(t *testing.T) {
 }
 
 func TestAckedLogPrefixIsTrimmedInvisibly(t *testing.T) {
-	b := Start(t, Options{MaxUnacked: 10000})
+	// Everything is dispatched while it is being sent and acked only after:
+	// on a loaded machine that can exceed the default 30 s ack timeout.
+	b := Start(t, Options{MaxUnacked: 10000, FailurePolicy: FailurePolicy{AckTimeout: time.Hour}})
 	c := dial(t, b.URL())
 	const topic = "/default/trim"
 	pid := c.producer(topic, "p", true)

@@ -8,6 +8,9 @@
 //	url, b := danubetest.BrokerURL(t)        // DANUBE_BROKER_URL if set (b == nil)
 //	b.Restart(); b.FailNext("SendMessage", codes.Unavailable, 3); b.CloseTopic(t)
 //
-// Every way it differs from the real broker is listed in README.md.
+// Options.Emulate turns on, one by one, the v0.15.1 defects that lose or
+// renumber messages (live-feed skip, offset reset on restart, ignored
+// per-subscription dispatch). Every way it differs from the real broker is
+// listed in README.md.
 // The package has no Benthos imports.
 package danubetest

@@ -258,7 +258,7 @@ func (s *service) Ack(ctx context.Context, req *pb.AckRequest) (*pb.AckResponse,
 		return nil, err
 	}
 	if t.reliable {
-		sub.ack(req.MsgId.TopicOffset)
+		sub.ack(t.positions(req.MsgId.TopicOffset))
 	}
 	return &pb.AckResponse{RequestId: req.RequestId}, nil
 }
@@ -269,7 +269,7 @@ func (s *service) Nack(ctx context.Context, req *pb.NackRequest) (*pb.NackRespon
 		return nil, err
 	}
 	if t.reliable {
-		sub.nack(req.MsgId.TopicOffset, time.Duration(req.GetDelayMs())*time.Millisecond)
+		sub.nack(t.positions(req.MsgId.TopicOffset), time.Duration(req.GetDelayMs())*time.Millisecond)
 	}
 	return &pb.NackResponse{RequestId: req.RequestId}, nil
 }

@@ -91,19 +91,24 @@ type subscription struct {
 	ring      []ringNode // KeyShared hash ring, rebuilt when consumers change
 
 	// reliable state
-	window      int
-	policy      FailurePolicy
-	next        uint64              // next never-dispatched offset
-	ackBase     uint64              // every offset below is acked or skipped
-	ackedMark   atomic.Uint64       // copy of ackBase readable under the topic lock
-	acked       map[uint64]struct{} // acked offsets >= ackBase
-	inflight    map[uint64]*delivery
-	retries     map[uint64]*delivery // waiting for redelivery
-	keyBusy     map[string]int       // KeyShared: unacked messages per key
-	blocked     bool
-	timer       *time.Timer
-	timerAt     time.Time
-	nonRelDrops uint64
+	window    int
+	policy    FailurePolicy
+	next      uint64              // next never-dispatched offset
+	ackBase   uint64              // every offset below is acked or skipped
+	ackedMark atomic.Uint64       // copy of ackBase readable under the topic lock
+	acked     map[uint64]struct{} // acked offsets >= ackBase
+	inflight  map[uint64]*delivery
+	retries   map[uint64]*delivery // waiting for redelivery
+	keyBusy   map[string]int       // KeyShared: unacked messages per key
+	blocked   bool
+	// Emulate.LiveFeedSkip: reading the bounded live feed (no saved cursor).
+	liveFeed     bool
+	skipped      uint64
+	skips        [][2]uint64 // wire offsets, inclusive
+	storedWindow int         // SetSubscriptionDispatch value, even when ignored
+	timer        *time.Timer
+	timerAt      time.Time
+	nonRelDrops  uint64
 }
 
 type delivery struct {
@@ -155,6 +160,7 @@ func newSubscription(t *topic, name string, typ pb.ConsumerRequest_SubscriptionT
 	}
 	s.applyConfig(cfg)
 	if t.reliable {
+		s.liveFeed = b.opts.Emulate.LiveFeedSkip
 		// A new reliable subscription starts at the tail.
 		tail := t.logBase + uint64(len(t.log))
 		s.next, s.ackBase = tail, tail
@@ -164,7 +170,8 @@ func newSubscription(t *topic, name string, typ pb.ConsumerRequest_SubscriptionT
 }
 
 func (s *subscription) applyConfig(cfg subConfig) {
-	if cfg.maxUnacked > 0 {
+	s.storedWindow = cfg.maxUnacked
+	if cfg.maxUnacked > 0 && !s.broker.opts.Emulate.IgnoreSubscriptionDispatch {
 		s.window = cfg.maxUnacked
 	}
 	if cfg.policy != nil {
@@ -187,6 +194,9 @@ func (s *subscription) reset() {
 	s.ring = nil
 	s.rr = 0
 	if s.topic.reliable {
+		// The subscription now has a saved cursor: it reads the log from
+		// there, not the live feed.
+		s.liveFeed = false
 		s.next = s.ackBase
 		s.acked = map[uint64]struct{}{}
 		s.inflight = map[uint64]*delivery{}
@@ -375,6 +385,9 @@ func (s *subscription) pumpLocked(now time.Time) {
 		log = s.topic.logSnapshot()
 	}
 	for s.next < log.end() && len(s.inflight)+len(s.retries) < s.window {
+		if s.liveFeed {
+			s.lagLocked(log.end())
+		}
 		m := log.at(s.next)
 		key := ""
 		if s.subType == pb.ConsumerRequest_KeyShared {
@@ -403,12 +416,45 @@ func (s *subscription) pumpLocked(now time.Time) {
 	}
 }
 
-func (s *subscription) ack(offset uint64) {
+// lagLocked emulates the v0.15.1 live feed: a reader more than its
+// capacity behind the newest message jumps to the oldest one still in it;
+// the messages in between are never delivered.
+func (s *subscription) lagLocked(end uint64) {
+	capacity := uint64(s.broker.opts.Emulate.LiveFeedCapacity)
+	if end-s.next <= capacity {
+		return
+	}
+	from, to := s.next, end-capacity-1
+	n := to - from + 1
+	s.skipped += n
+	if len(s.skips) < 100000 {
+		s.skips = append(s.skips, [2]uint64{s.topic.wireOffset(from), s.topic.wireOffset(to)})
+	}
+	s.next = end - capacity
+	s.broker.opts.Logger.Warn("danubetest: poll_next error on the live feed (emulated v0.15.1 skip): broadcast error: channel lagged by "+strconv.FormatUint(n, 10),
+		"topic", s.topic.name, "subscription", s.name)
+}
+
+// lookupLocked finds the delivery of one of the positions a wire offset
+// may denote (see topic.positions).
+func (s *subscription) lookupLocked(positions []uint64) (uint64, *delivery, bool) {
+	for _, p := range positions {
+		if d := s.inflight[p]; d != nil {
+			return p, d, true
+		}
+		if d := s.retries[p]; d != nil {
+			return p, d, false
+		}
+	}
+	return 0, nil, false
+}
+
+func (s *subscription) ack(positions []uint64) {
 	s.mu.Lock()
-	d := s.inflight[offset]
-	if d != nil {
+	offset, d, _ := s.lookupLocked(positions)
+	if d != nil && s.inflight[offset] == d {
 		delete(s.inflight, offset)
-	} else if d = s.retries[offset]; d != nil {
+	} else if d != nil {
 		delete(s.retries, offset)
 		if d.poisoned {
 			s.blocked = false
@@ -421,9 +467,9 @@ func (s *subscription) ack(offset uint64) {
 	s.mu.Unlock()
 }
 
-func (s *subscription) nack(offset uint64, requested time.Duration) {
+func (s *subscription) nack(positions []uint64, requested time.Duration) {
 	s.mu.Lock()
-	if d := s.inflight[offset]; d != nil {
+	if offset, d, inflight := s.lookupLocked(positions); inflight {
 		delete(s.inflight, offset)
 		s.retryLocked(d, requested, time.Now())
 		s.pumpLocked(time.Now())

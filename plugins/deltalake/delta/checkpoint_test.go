@@ -406,7 +406,7 @@ func TestReadMultiPartCheckpoint(t *testing.T) {
 		half := full.Clone()
 		for i, f := range files {
 			if (i%2 == 0) != (part == 1) {
-				delete(half.files, fileKey(f.Path))
+				delete(half.files, FileKey(f.Path))
 			}
 		}
 		var buf bytes.Buffer

@@ -33,9 +33,25 @@
 //     v != 0 && v % N == 0) written in the background, or on demand with
 //     Table.Checkpoint; skipped (ErrCheckpointSkipped) when a table asks for
 //     struct stats.
-//   - Maintenance: Optimize (bin-packing small files per partition in one
-//     OPTIMIZE commit that never loses a concurrent append), Vacuum (retention,
-//     tombstones, dry run) and Table.CleanupLog (expired log files).
+//   - Log cleanup: Table.CleanupLog deletes expired log files.
+//
+// This is the log core: it imports no data-file writer. Checkpoints are
+// Parquet files, encoded and decoded with arrow-go's parquet packages in the
+// checkpoint codec files only. Operations that read or write data files
+// (OPTIMIZE, VACUUM) live in package deltaops, on top of Table's public API.
+//
+// Files: actions.go (action types, JSON codec), protocol.go (feature gate,
+// table properties), schema.go (Delta schema, Arrow mapping), snapshot.go
+// (log replay, loading), table.go (the Table handle, Update), table_create.go
+// (Create, OpenOrCreate), transaction.go (Transaction), commit.go
+// (Table.Commit, rendering the commit), conflicts.go (checks against winning
+// commits), checkpoint.go (WriteCheckpoint, publishing _last_checkpoint),
+// checkpoint_read.go / checkpoint_decode.go (reading checkpoint Parquet into
+// actions), checkpoint_encode.go (actions into checkpoint Parquet),
+// checkpoint_rebuild.go (a checkpoint from the previous one plus the tail),
+// checkpoint_schedule.go (cadence, background checkpoints and log cleanup),
+// logcleanup.go (expired log files), retention.go (retention properties,
+// interval syntax), errors.go.
 //
 // Not implemented (tables needing them are refused or left alone): column
 // mapping, deletion vectors, row tracking, V2/UUID and multi-part
