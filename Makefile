@@ -20,7 +20,7 @@ build:
 run: build
 	$(BIN) run config/quickstart.yaml
 
-## services: install (cached) and start MinIO, Azurite and the Python reference readers
+## services: install (cached) and start MinIO, Azurite, clickhouse-server and the Python reference readers
 services:
 	bash $(SERVICES) up
 
@@ -49,7 +49,8 @@ bench: build services
 	go run ./integration/bench/delta && \
 	go run ./integration/bench/diskbuffer && \
 	go run ./integration/bench/webhook && \
-	go run ./integration/bench/greptime
+	go run ./integration/bench/greptime && \
+	go run ./integration/bench/clickhouse
 
 ## proto: regenerate the Danube gRPC stubs from our .proto files
 proto:

@@ -58,6 +58,7 @@ func TestListShowsOurComponents(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &listed), out)
 	assert.Contains(t, listed["inputs"], "danube")
 	assert.Contains(t, listed["outputs"], "danube")
+	assert.Contains(t, listed["outputs"], "clickhouse_async")
 	assert.Contains(t, listed["metrics"], "prometheus")
 	// Benthos standard components stay available.
 	assert.Contains(t, listed["inputs"], "http_server")

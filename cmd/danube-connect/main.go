@@ -13,6 +13,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure/extended"
 
 	// danube-connect components.
+	_ "github.com/danube-connect/danube-connect/plugins/clickhouse"
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
 	_ "github.com/danube-connect/danube-connect/plugins/diskbuffer"

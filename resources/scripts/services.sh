@@ -2,6 +2,8 @@
 # Test services for danube-connect: MinIO (S3), Azurite (Azure Blob) and a
 # Python venv with the Delta Lake reference reader (delta-rs "deltalake").
 #
+# and clickhouse-server (Debian's 18.16, run by this script from a generated config).
+#
 #   services.sh up       install what is missing (cached), start what is not running,
 #                        write <cache>/services.env
 #   services.sh down     stop the services this script started
@@ -30,6 +32,9 @@ MINIO_PORT="${DC_MINIO_PORT:-19000}"
 MINIO_CONSOLE_PORT="${DC_MINIO_CONSOLE_PORT:-19001}"
 MINIO_USER=danubeconnect
 MINIO_PASSWORD=danubeconnect-secret
+CLICKHOUSE_HOST=127.0.0.1
+CLICKHOUSE_PORT="${DC_CLICKHOUSE_PORT:-19100}"
+CLICKHOUSE_HTTP_PORT="${DC_CLICKHOUSE_HTTP_PORT:-19123}"
 AZURITE_HOST=127.0.0.1
 AZURITE_PORT="${DC_AZURITE_PORT:-10000}"
 # Azurite's well-known development account and key, published in its README.
@@ -169,6 +174,79 @@ install_python() {
 	python_ready || die "the venv has no working deltalake 1.6.6"
 }
 
+# --- ClickHouse ----------------------------------------------------------------
+# Debian's clickhouse-server (18.16.1 on bookworm), started directly from a
+# generated minimal config with a throw-away data directory; the Debian service
+# scripts (root, /var/lib/clickhouse, port 9000) are not used.
+
+clickhouse_bin() { command -v clickhouse-server || echo /usr/sbin/clickhouse-server; }
+
+clickhouse_installed() { [ -x "$(clickhouse_bin)" ] && command -v clickhouse-client >/dev/null; }
+
+clickhouse_ready() {
+	clickhouse-client --host "$CLICKHOUSE_HOST" --port "$CLICKHOUSE_PORT" --query 'SELECT 1' >/dev/null 2>&1
+}
+
+write_clickhouse_config() {
+	local dir=$CACHE/clickhouse
+	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
+	cat >"$dir/config.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><console>1</console></logger>
+    <listen_host>$CLICKHOUSE_HOST</listen_host>
+    <tcp_port>$CLICKHOUSE_PORT</tcp_port>
+    <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+EOF
+	cat >"$dir/users.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
+</yandex>
+EOF
+}
+
+start_clickhouse() {
+	if pid_alive clickhouse && clickhouse_ready; then
+		return
+	fi
+	if port_open "$CLICKHOUSE_HOST" "$CLICKHOUSE_PORT"; then
+		die "port $CLICKHOUSE_PORT is taken by another process (set DC_CLICKHOUSE_PORT)"
+	fi
+	write_clickhouse_config
+	log "starting clickhouse-server on $CLICKHOUSE_HOST:$CLICKHOUSE_PORT (native)"
+	start_bg clickhouse "$(clickhouse_bin)" --config-file="$CACHE/clickhouse/config.xml"
+	wait_until 60 clickhouse-server clickhouse clickhouse_ready
+}
+
 # --- commands ----------------------------------------------------------------
 
 write_env() {
@@ -183,6 +261,7 @@ export DC_AZURE_ENDPOINT=http://$AZURITE_HOST:$AZURITE_PORT/$AZURE_ACCOUNT
 export DC_AZURE_ACCOUNT=$AZURE_ACCOUNT
 export DC_AZURE_KEY=$AZURE_KEY
 export DC_PYTHON=$(venv_python)
+export DC_CLICKHOUSE_ADDR=$CLICKHOUSE_HOST:$CLICKHOUSE_PORT
 EOF
 	mv "$tmp" "$ENV_FILE"
 }
@@ -198,6 +277,7 @@ ensure_prerequisites() {
 		# Debian splits venv/ensurepip out of python3.
 		python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 	fi
+	clickhouse_installed || pkgs+=(clickhouse-server clickhouse-client)
 	if [ ! -x "$(minio_bin)" ] && ! command -v go >/dev/null; then
 		die "go is needed to build MinIO (see the README for the Go version)"
 	fi
@@ -219,6 +299,7 @@ cmd_up() {
 	[ $failed = 0 ] || exit 1
 	start_minio
 	start_azurite
+	start_clickhouse
 	write_env
 	log "ready; environment in $ENV_FILE"
 }
@@ -242,6 +323,7 @@ stop_one() {
 cmd_down() {
 	stop_one minio
 	stop_one azurite
+	stop_one clickhouse
 }
 
 cmd_status() {
@@ -251,6 +333,8 @@ cmd_status() {
 	printf '%-8s %-10s %-8s %s\n' minio "$ok" "$(pid_alive minio && minio_ready && echo yes || echo no)" "http://$MINIO_HOST:$MINIO_PORT"
 	[ -x "$(azurite_bin)" ] && ok=yes || ok=no
 	printf '%-8s %-10s %-8s %s\n' azurite "$ok" "$(pid_alive azurite && azurite_ready && echo yes || echo no)" "http://$AZURITE_HOST:$AZURITE_PORT/$AZURE_ACCOUNT"
+	clickhouse_installed && ok=yes || ok=no
+	printf '%-8s %-10s %-8s %s\n' clickhouse "$ok" "$(pid_alive clickhouse && clickhouse_ready && echo yes || echo no)" "$CLICKHOUSE_HOST:$CLICKHOUSE_PORT"
 	python_ready && ok=yes || ok=no
 	printf '%-8s %-10s %-8s %s\n' python "$ok" - "$(venv_python)"
 	[ -f "$ENV_FILE" ] && echo "env file: $ENV_FILE" || echo "env file: missing (run: services.sh up)"
