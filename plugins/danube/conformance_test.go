@@ -102,8 +102,17 @@ func TestConformance(t *testing.T) {
 		// 8 unacknowledged batches: within the real broker's default window
 		// of 10, so the suite also runs against DANUBE_BROKER_URL.
 		integration.StreamTestStreamSaturatedUnacked(16),
-		integration.StreamTestStreamParallelLossy(200),
-		integration.StreamTestStreamParallelLossyThroughReconnect(200),
+	}
+	if double != nil {
+		// The lossy definitions nack messages and wait for their redelivery.
+		// danube-broker v0.15.1 redelivers a nacked message only once a new
+		// message is published to the topic (the official Rust client stalls
+		// the same way), so against a real broker these hang; they run
+		// against the double, which redelivers after the nack delay.
+		definitions = append(definitions,
+			integration.StreamTestStreamParallelLossy(200),
+			integration.StreamTestStreamParallelLossyThroughReconnect(200),
+		)
 	}
 	if raceDetectorEnabled {
 		// Benthos' own at-least-once definition ranges over its map of
