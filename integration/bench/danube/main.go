@@ -41,7 +41,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,6 +56,8 @@ import (
 	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
 	"github.com/danube-connect/danube-connect/plugins/danube/client"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 )
 
 func main() {
@@ -516,7 +517,7 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 	if only != "" && !strings.Contains(name, only) {
 		return res, errSkipped
 	}
-	port, err := freePort()
+	port, err := procstat.FreePort()
 	if err != nil {
 		return res, err
 	}
@@ -589,7 +590,7 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 			}
 			continue
 		}
-		s.cpu, s.brokerCPU = processCPU(cmd.Process.Pid), bn.brokerCPU()
+		s.cpu, s.brokerCPU = procstat.CPU(cmd.Process.Pid), bn.brokerCPU()
 		if first.at.IsZero() && s.sent > 0 {
 			first = s
 		}
@@ -612,8 +613,8 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 			return res, fmt.Errorf("only %d of %d messages after 90 s:\n%s", s.sent, want, logs.String())
 		}
 	}
-	fileRSS := procStatus(cmd.Process.Pid, "RssFile")
-	hwm := procStatus(cmd.Process.Pid, "VmHWM")
+	fileRSS := procstat.Status(cmd.Process.Pid, "RssFile")
+	hwm := procstat.Status(cmd.Process.Pid, "VmHWM")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	shutdownHWM := hwm
 	killAt := time.After(20 * time.Second)
@@ -629,7 +630,7 @@ wait:
 			<-exited
 			break wait
 		case <-poll.C:
-			if v := procStatus(cmd.Process.Pid, "VmHWM"); v > 0 {
+			if v := procstat.Status(cmd.Process.Pid, "VmHWM"); v > 0 {
 				shutdownHWM = v
 			}
 		}
@@ -662,7 +663,7 @@ func (bn *bench) brokerCPU() time.Duration {
 		return protoceiling.SelfCPU()
 	}
 	if pid, err := strconv.Atoi(os.Getenv("DANUBE_BROKER_PID")); err == nil {
-		return processCPU(pid)
+		return procstat.CPU(pid)
 	}
 	return 0
 }
@@ -674,28 +675,6 @@ type sample struct {
 	mallocs   float64
 	cpu       time.Duration // danube-connect's user+system CPU so far
 	brokerCPU time.Duration // this process's (the broker's) CPU so far
-}
-
-// processCPU reads a process's user+system CPU time from /proc (clock ticks
-// of 10 ms: fine over runs of seconds).
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th fields of the line.
-	rest := string(b)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // scrape reads output_sent for the matching path and the Go malloc counter.
@@ -734,31 +713,6 @@ func scrape(url, pathMatch string) (sample, error) {
 		return s, errors.New("no output_sent counter yet")
 	}
 	return s, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// procStatus reads a size field (such as RssFile, VmHWM) of a process's
-// /proc status, in bytes.
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // bareCeiling runs the protocol ceiling as one of our scenarios.

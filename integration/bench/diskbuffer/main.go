@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,8 @@ import (
 
 	"github.com/danube-connect/danube-connect/plugins/danube/client"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 )
 
 func main() {
@@ -125,7 +126,7 @@ func measure(broker *danubetest.Broker, bin, dir string, i int, sc scenario, n i
 	if err := produce(broker.URL(), topic, n); err != nil {
 		return res, err
 	}
-	port, err := freePort()
+	port, err := procstat.FreePort()
 	if err != nil {
 		return res, err
 	}
@@ -213,7 +214,7 @@ output:
 			res.e2eRate = float64(res.committed-rowsFrom) / d
 		}
 	}
-	res.peakRSS = procStatus(cmd.Process.Pid, "VmHWM")
+	res.peakRSS = procstat.Status(cmd.Process.Pid, "VmHWM")
 	if m, err := scrape(metricsURL); err == nil && m["disk_buffer_commits"] > 0 {
 		res.commitNote = fmt.Sprintf("%.1f messages per commit, commit p50 %.2f ms, p90 %.2f ms",
 			m["disk_buffer_written"]/m["disk_buffer_commits"],
@@ -335,28 +336,4 @@ func build(dir string) (string, error) {
 		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)
 	}
 	return out, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// procStatus reads a size field (VmHWM) of a process's /proc status, in bytes.
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -48,6 +48,9 @@ import (
 	"github.com/GreptimeTeam/greptimedb-ingester-go/table/types"
 
 	"github.com/danube-connect/danube-connect/plugins/greptime/greptimetest"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
 )
 
 const clientEnv = "GREPTIME_BENCH_CLIENT" // set: this process is scenario (c)
@@ -282,11 +285,11 @@ loop:
 			return res
 		case <-tick.C:
 		}
-		if v := procStatus(cmd.Process.Pid, "VmHWM"); v > hwm {
+		if v := procstat.Status(cmd.Process.Pid, "VmHWM"); v > hwm {
 			hwm = v
 		}
 		s, err := scrape("http://" + httpAddr + "/metrics")
-		s.cpu = processCPU(cmd.Process.Pid)
+		s.cpu = procstat.CPU(cmd.Process.Pid)
 		if err != nil {
 			if time.Now().After(deadline) {
 				break loop
@@ -301,10 +304,10 @@ loop:
 			break
 		}
 	}
-	if v := procStatus(cmd.Process.Pid, "VmHWM"); v > hwm {
+	if v := procstat.Status(cmd.Process.Pid, "VmHWM"); v > hwm {
 		hwm = v
 	}
-	res.fileRSS = procStatus(cmd.Process.Pid, "RssFile")
+	res.fileRSS = procstat.Status(cmd.Process.Pid, "RssFile")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -334,32 +337,6 @@ type sample struct {
 	cpu     time.Duration
 }
 
-// processCPU is a process's user+system CPU time from /proc (10 ms ticks:
-// fine over runs of seconds).
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	rest := string(b)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func scrape(url string) (sample, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -386,20 +363,6 @@ func scrape(url string) (sample, error) {
 		return s, errors.New("no output_sent yet")
 	}
 	return s, sc.Err()
-}
-
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func tail(s string) string {
@@ -446,7 +409,7 @@ func runClient(addr string, rows, batch int) {
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	report := func(r clientReport) {
-		r.PeakRSS = procStatus(os.Getpid(), "VmHWM")
+		r.PeakRSS = procstat.Status(os.Getpid(), "VmHWM")
 		b, _ := json.Marshal(r)
 		fmt.Println(string(b))
 	}
@@ -460,7 +423,7 @@ func runClient(addr string, rows, batch int) {
 	ctx := context.Background()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	start, cpu0 := time.Now(), selfCPU()
+	start, cpu0 := time.Now(), protoceiling.SelfCPU()
 	for done := 0; done < rows; {
 		tbl, err := table.New("cpu")
 		if err == nil {
@@ -490,7 +453,7 @@ func runClient(addr string, rows, batch int) {
 		}
 		done += n
 	}
-	elapsed, cpu := time.Since(start), selfCPU()-cpu0
+	elapsed, cpu := time.Since(start), protoceiling.SelfCPU()-cpu0
 	runtime.ReadMemStats(&ms1)
 	report(clientReport{Rate: float64(rows) / elapsed.Seconds(), AllocsRow: float64(ms1.Mallocs-ms0.Mallocs) / float64(rows),
 		CPURow: float64(cpu.Microseconds()) / float64(rows)})
