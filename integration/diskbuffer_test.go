@@ -211,7 +211,7 @@ func TestDiskBufferSecondProcessFailsClearly(t *testing.T) {
 	}
 	assert.False(t, second.cmd.ProcessState.Success(), "the second process must fail")
 	assert.Contains(t, second.output(), "in use by another process")
-	assert.Contains(t, second.output(), filepath.Join(bufferDir, "buffer-0.db"))
+	assert.Contains(t, second.output(), "directory "+bufferDir+" stayed locked")
 	select {
 	case <-first.done:
 		t.Fatalf("the first process stopped:\n%s", first.output())

@@ -28,16 +28,17 @@ func diskBufferSpec() *service.ConfigSpec {
 		Version("0.1.0").
 		Summary("Stores messages durably in a local directory and acknowledges them to the input as soon as they are on disk; the output side reads them from there.").
 		Description(`
-Every batch the input delivers is written, payload and all metadata with their types, to bbolt database files
-(`+"`buffer-0.db`"+`, `+"`buffer-1.db`"+`) in `+"`path`"+`. Writes are group-committed: whatever batches are waiting when a
-commit starts share one transaction and its fsyncs, and the input's acknowledgement of each batch follows the commit that
-made it durable. The two files are committed in parallel, so batches arriving while one file syncs go to the other at
-once. Batches carry one sequence number across the files and are read back in that order.
+Every batch the input delivers is written, payload and all metadata with their types, to two Pebble stores
+(`+"`shard-0/`"+`, `+"`shard-1/`"+`) in `+"`path`"+`. Writes are group-committed: whatever batches are waiting when a
+commit starts share one write-ahead log record and its fdatasync, and the input's acknowledgement of each batch follows
+the commit that made it durable. The two stores are committed in parallel, so batches arriving while one store syncs go
+to the other at once. Batches carry one sequence number across the stores and are read back in that order.
 The output side reads the stored batches in order, several stored batches at a time (up to `+"`read_max_messages`"+` and
 `+"`read_max_bytes`"+`, never splitting a stored batch), and a batch is deleted only when the output acknowledges it.
 
-The buffer holds at most `+"`max_bytes`"+` of stored batches (their encoded size; the files are somewhat larger and do
-not shrink). When it is full the input waits until the output has acknowledged enough to make room.
+The buffer holds at most `+"`max_bytes`"+` of stored batches (their encoded size; the stores on disk are somewhat larger,
+and background compaction reclaims the space of acknowledged batches). When it is full the input waits until the output
+has acknowledged enough to make room.
 
 == When to use it
 
@@ -64,7 +65,7 @@ commits everything already accepted, then hands the remaining batches to the out
 shutdown timeout ends; what is left stays on disk. After a restart, including after a kill -9 or a power loss, every
 batch not acknowledged by the output is read again, so delivery is at least once: duplicates are possible only for
 batches that the output had received but whose acknowledgement was not yet committed to the buffer at the time of the
-crash. A process that finds the directory in use by another fails at start with an error naming the file.
+crash. A process that finds the directory in use by another fails at start with an error naming the directory.
 
 When the input ends (a finite input), the buffer ends the stream once every stored batch was read and acknowledged.
 
@@ -73,7 +74,7 @@ When the input ends (a finite input), the buffer ends the stream once every stor
 Gauges `+"`disk_buffer_depth_messages`"+` and `+"`disk_buffer_depth_bytes`"+` (stored and waiting to be committed, read or
 not); counters `+"`disk_buffer_written`"+` (messages made durable), `+"`disk_buffer_read`"+`, `+"`disk_buffer_acked`"+`,
 `+"`disk_buffer_nacked`"+` (messages), `+"`disk_buffer_commits`"+` and `+"`disk_buffer_errors`"+`; timer
-`+"`disk_buffer_commit_latency_ns`"+` (one group commit, fsyncs included).
+`+"`disk_buffer_commit_latency_ns`"+` (one group commit, its fdatasync included).
 `).
 		Fields(
 			service.NewStringField(dbFieldPath).

@@ -1,19 +1,21 @@
 // Package diskqueue is a durable, size-bounded FIFO queue of record batches
-// in one directory, built on bbolt (go.etcd.io/bbolt). It backs the `disk`
+// in one directory, built on Pebble (github.com/cockroachdb/pebble), an LSM
+// store whose commits are appends to a write-ahead log. It backs the `disk`
 // buffer but has no Benthos dependency.
 //
 // Appends are group-committed: a committer writes every append waiting at
-// that moment in one bbolt transaction (one commit, i.e. its fsyncs), then
-// reports each append durable. The queue is spread over a few bbolt files
-// (shards), each with its own committer, so that appends arriving while one
-// file is syncing are committed to another at once instead of waiting for
-// that sync to end; entries carry one global sequence number and are read
-// back in its order across the shards. Entries are
-// read in order, leased, and deleted only when the lease is acknowledged; a
-// negatively acknowledged lease is handed out again after a delay, and after
-// a restart every entry still stored is read again. bbolt's copy-on-write
-// pages and double meta page make a commit all or nothing, so a crash (kill
-// -9, power loss) leaves the queue as of its last commit.
+// that moment in one Pebble batch with a synced write (one WAL append and
+// one fdatasync), then reports each append durable. The queue is spread over
+// a few Pebble stores (shards), each with its own committer, so that appends
+// arriving while one store is syncing are committed to another at once
+// instead of waiting for that sync to end; entries carry one global sequence
+// number (the big-endian key) and are read back in its order across the
+// shards. Entries are read in order, leased, and deleted only when the lease
+// is acknowledged; a negatively acknowledged lease is handed out again after
+// a delay, and after a restart every entry still stored is read again. A
+// batch is one checksummed WAL record that recovery replays whole or not at
+// all (a torn tail is dropped), so a crash (kill -9, power loss) leaves the
+// queue as of its last commit.
 package diskqueue
 
 import (
@@ -21,21 +23,27 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
-// DefaultShards is the number of bbolt files (and parallel commits) when
+// DefaultShards is the number of Pebble stores (and parallel commits) when
 // Options.Shards is not set.
 const DefaultShards = 2
 
-// ShardFile is the name of shard i's bbolt file in the queue's directory.
-func ShardFile(i int) string { return fmt.Sprintf("buffer-%d.db", i) }
+// ShardFile is the name of shard i's Pebble directory in the queue's directory.
+func ShardFile(i int) string { return fmt.Sprintf("shard-%d", i) }
+
+// LockFile is the file in the queue's directory that one process holds
+// locked while it has the queue open.
+const LockFile = "LOCK"
 
 var (
 	// ErrClosed is returned by calls made after Close.
@@ -49,8 +57,6 @@ var (
 	ErrLocked = errors.New("disk queue is in use by another process")
 )
 
-var bucketName = []byte("entries")
-
 // maxCommitBytes bounds one group commit, so that a large backlog of appends
 // is written in several transactions of bounded memory and latency.
 const maxCommitBytes = 16 << 20
@@ -63,10 +69,10 @@ type Options struct {
 	// waiting for their commit): Append waits while it would be exceeded.
 	MaxBytes int64
 	// LockTimeout is how long Open waits for another process to release
-	// the queue files (default 1s).
+	// the queue's directory (default 1s).
 	LockTimeout time.Duration
-	// Shards is the number of bbolt files committed in parallel (default
-	// DefaultShards); files of more shards found in Dir are opened too.
+	// Shards is the number of Pebble stores committed in parallel (default
+	// DefaultShards); stores of more shards found in Dir are opened too.
 	Shards int
 	// OnCommit, if set, is called after every commit attempt, from the
 	// committing goroutine.
@@ -75,7 +81,7 @@ type Options struct {
 
 // Commit describes one group commit.
 type Commit struct {
-	Duration        time.Duration // the bbolt transaction, fsyncs included
+	Duration        time.Duration // the synced Pebble batch write, fdatasync included
 	Appended        int           // entries made durable (or lost, with Err)
 	AppendedRecords int
 	Deleted         int // entries deleted by acknowledgements
@@ -109,9 +115,9 @@ type entryInfo struct {
 	shard   int
 }
 
-// shard is one bbolt file with its committer.
+// shard is one Pebble store with its committer.
 type shard struct {
-	db   *bolt.DB
+	db   *pebble.DB
 	path string
 	kick chan struct{}
 	done chan struct{}
@@ -130,6 +136,7 @@ type Queue struct {
 	shards []*shard
 	dir    string
 	opts   Options
+	lock   io.Closer // LockFile, held until Close
 
 	readMu sync.Mutex // serialises Read, the only mover of cursor
 
@@ -172,9 +179,14 @@ func Open(opts Options) (*Queue, error) {
 		}
 		opts.Shards++
 	}
+	lock, err := lockDir(opts.Dir, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
 	q := &Queue{
 		dir:       opts.Dir,
 		opts:      opts,
+		lock:      lock,
 		changed:   make(chan struct{}),
 		handedOut: map[uint64]entryInfo{},
 		stop:      make(chan struct{}),
@@ -197,31 +209,40 @@ func Open(opts Options) (*Queue, error) {
 	return q, nil
 }
 
+// lockDir takes the queue's directory lock, retrying until timeout while
+// another process holds it.
+func lockDir(dir string, timeout time.Duration) (io.Closer, error) {
+	path := filepath.Join(dir, LockFile)
+	deadline := time.Now().Add(timeout)
+	for {
+		lock, err := vfs.Default.Lock(path)
+		if err == nil {
+			return lock, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: directory %s stayed locked for %v (%s: %v); two pipelines must not share one buffer directory", ErrLocked, dir, timeout, path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// quietLogger drops Pebble's informational log lines (WAL and flush
+// events); failures reach the queue as errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("disk queue: pebble: "+format, args...))
+}
+
 func openShard(opts Options, i int) (*shard, error) {
 	path := filepath.Join(opts.Dir, ShardFile(i))
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: opts.LockTimeout,
-		// The free list is rebuilt by a scan at open instead of being
-		// written by every commit: fewer pages per commit.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Map the expected size up front, so that growing the file rarely
-		// remaps (which waits for readers).
-		InitialMmapSize: int(min(2*opts.MaxBytes, 1<<30)),
-	})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s stayed locked for %v; two pipelines must not share one buffer directory", ErrLocked, path, opts.LockTimeout)
-	}
+	// Pebble's defaults (4 MiB memtables, 8 MiB block cache) suit a queue
+	// whose entries are mostly deleted before they are flushed.
+	db, err := pebble.Open(path, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("disk queue: opening %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketName)
-		return err
-	})
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("disk queue: initialising %s: %w", path, err)
 	}
 	return &shard{db: db, path: path, kick: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
@@ -230,15 +251,21 @@ func (q *Queue) closeFiles() {
 	for _, s := range q.shards {
 		_ = s.db.Close()
 	}
+	_ = q.lock.Close()
 }
 
 // load counts what a previous run left.
 func (q *Queue) load() error {
 	first := uint64(0)
 	for _, s := range q.shards {
-		err := s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketName).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
+		err := func() error {
+			it, err := s.db.NewIter(nil)
+			if err != nil {
+				return err
+			}
+			defer it.Close()
+			for it.First(); it.Valid(); it.Next() {
+				k, v := it.Key(), it.Value()
 				seq, err := seqOf(k)
 				if err != nil {
 					return err
@@ -255,8 +282,8 @@ func (q *Queue) load() error {
 				q.stats.Bytes += int64(len(v))
 				q.nextSeq = max(q.nextSeq, seq)
 			}
-			return nil
-		})
+			return it.Error()
+		}()
 		if err != nil {
 			return fmt.Errorf("disk queue: reading %s: %w", s.path, err)
 		}
@@ -396,22 +423,24 @@ func (q *Queue) commitOnce(s *shard) bool {
 	}
 
 	start := time.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketName)
+	err := func() error {
+		b := s.db.NewBatch()
+		defer b.Close()
 		for _, a := range appends {
-			if err := b.Put(seqKey(a.seq), a.data); err != nil {
+			if err := b.Set(seqKey(a.seq), a.data, nil); err != nil {
 				return fmt.Errorf("storing entry %d: %w", a.seq, err)
 			}
 		}
 		for _, d := range deletes {
 			for _, seq := range d.seqs {
-				if err := b.Delete(seqKey(seq)); err != nil {
+				if err := b.Delete(seqKey(seq), nil); err != nil {
 					return fmt.Errorf("deleting entry %d: %w", seq, err)
 				}
 			}
 		}
-		return nil
-	})
+		// One WAL record, fdatasynced before Commit returns.
+		return b.Commit(pebble.Sync)
+	}()
 	if err != nil {
 		err = fmt.Errorf("disk queue commit to %s: %w", s.path, err)
 	}
@@ -680,25 +709,17 @@ func cmpSeq(a, b uint64) int {
 func (q *Queue) readEntries(lease *Lease, again []uint64, againShard map[uint64]int, readNew bool, from, to uint64,
 	fits func(int, int64) bool, took func(uint64, entryInfo),
 ) (next uint64, err error) {
-	txs := make([]*bolt.Tx, len(q.shards))
-	defer func() {
-		for _, tx := range txs {
-			if tx != nil {
-				_ = tx.Rollback()
-			}
-		}
-	}()
-	for i, s := range q.shards {
-		if txs[i], err = s.db.Begin(false); err != nil {
-			return from, err
-		}
-	}
 	for _, seq := range again {
-		v := txs[againShard[seq]].Bucket(bucketName).Get(seqKey(seq))
-		if v == nil {
+		v, closer, err := q.shards[againShard[seq]].db.Get(seqKey(seq))
+		if errors.Is(err, pebble.ErrNotFound) {
 			return from, fmt.Errorf("entry %d to redeliver is missing", seq)
 		}
-		if lease.Records, err = decodeEntry(lease.Records, v); err != nil {
+		if err != nil {
+			return from, fmt.Errorf("entry %d: %w", seq, err)
+		}
+		lease.Records, err = decodeEntry(lease.Records, v)
+		_ = closer.Close()
+		if err != nil {
 			return from, fmt.Errorf("entry %d: %w", seq, err)
 		}
 		lease.seqs = append(lease.seqs, seq)
@@ -707,31 +728,40 @@ func (q *Queue) readEntries(lease *Lease, again []uint64, againShard map[uint64]
 		return from, nil
 	}
 
-	// One cursor per shard, merged by sequence number.
+	// One iterator per shard over [from, to], merged by sequence number.
 	type head struct {
-		c   *bolt.Cursor
+		it  *pebble.Iterator
 		seq uint64
 		v   []byte
 	}
 	heads := make([]*head, len(q.shards))
-	advance := func(h *head, k, v []byte) error {
-		h.seq, h.v = 0, nil
-		if k == nil {
-			return nil
+	defer func() {
+		for _, h := range heads {
+			if h != nil {
+				_ = h.it.Close()
+			}
 		}
-		seq, err := seqOf(k)
+	}()
+	advance := func(h *head) error {
+		h.seq, h.v = 0, nil
+		if !h.it.Valid() {
+			return h.it.Error()
+		}
+		seq, err := seqOf(h.it.Key())
 		if err != nil {
 			return err
 		}
-		if seq <= to {
-			h.seq, h.v = seq, v
-		}
+		h.seq, h.v = seq, h.it.Value()
 		return nil
 	}
-	for i, tx := range txs {
-		heads[i] = &head{c: tx.Bucket(bucketName).Cursor()}
-		k, v := heads[i].c.Seek(seqKey(from))
-		if err := advance(heads[i], k, v); err != nil {
+	for i, s := range q.shards {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey(from), UpperBound: seqKey(to + 1)})
+		if err != nil {
+			return from, err
+		}
+		heads[i] = &head{it: it}
+		it.First()
+		if err := advance(heads[i]); err != nil {
 			return from, err
 		}
 	}
@@ -760,8 +790,8 @@ func (q *Queue) readEntries(lease *Lease, again []uint64, againShard map[uint64]
 		lease.seqs = append(lease.seqs, low.seq)
 		took(low.seq, entryInfo{size: int64(len(low.v)), records: n, shard: shard})
 		next = low.seq + 1
-		k, v := low.c.Next()
-		if err := advance(low, k, v); err != nil {
+		low.it.Next()
+		if err := advance(low); err != nil {
 			return next, err
 		}
 	}
@@ -822,6 +852,9 @@ func (q *Queue) Close(ctx context.Context) error {
 		if err := s.db.Close(); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("disk queue: closing %s: %w", s.path, err)
 		}
+	}
+	if err := q.lock.Close(); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("disk queue: unlocking %s: %w", q.dir, err)
 	}
 	return firstErr
 }

@@ -1,11 +1,13 @@
 package diskqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,28 +299,69 @@ func TestSecondOpenFailsWithLockError(t *testing.T) {
 	start := time.Now()
 	_, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, LockTimeout: 200 * time.Millisecond})
 	require.ErrorIs(t, err, ErrLocked)
-	assert.Contains(t, err.Error(), filepath.Join(dir, ShardFile(0)))
+	assert.Contains(t, err.Error(), "directory "+dir+" stayed locked")
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
-func TestGarbageFileFailsOpenCleanly(t *testing.T) {
-	for name, content := range map[string][]byte{
-		"garbage":   []byte("this is not a bbolt file, just some bytes that happen to be here......"),
-		"truncated": make([]byte, 100),
+func TestLockIsReleasedByClose(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	appendSync(t, q, rec("kept"))
+	require.NoError(t, q.Close(context.Background()))
+	q2 := openQueue(t, dir, 1<<20)
+	assert.Equal(t, []string{"kept"}, payloads(readLease(t, q2, 10)))
+}
+
+// newestWAL is the path of the newest write-ahead log of shard 0.
+func newestWAL(t *testing.T, dir string) string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, ShardFile(0), "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, logs)
+	slices.Sort(logs) // zero-padded file numbers
+	return logs[len(logs)-1]
+}
+
+func TestGarbageStoreFailsOpenCleanly(t *testing.T) {
+	for name, damage := range map[string]func(t *testing.T, shard string){
+		"garbage manifest": func(t *testing.T, shard string) {
+			ms, err := filepath.Glob(filepath.Join(shard, "MANIFEST-*"))
+			require.NoError(t, err)
+			require.NotEmpty(t, ms)
+			for _, m := range ms {
+				require.NoError(t, os.WriteFile(m, []byte("this is not a pebble manifest, just some bytes that happen to be here......"), 0o600))
+			}
+		},
+		"file instead of store": func(t *testing.T, shard string) {
+			require.NoError(t, os.RemoveAll(shard))
+			require.NoError(t, os.WriteFile(shard, make([]byte, 100), 0o600))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, ShardFile(1)), content, 0o600))
-			_, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, LockTimeout: 200 * time.Millisecond})
+			q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 2})
+			require.NoError(t, err)
+			appendSync(t, q, rec("a"))
+			require.NoError(t, q.Close(context.Background()))
+			damage(t, filepath.Join(dir, ShardFile(1)))
+			_, err = Open(Options{Dir: dir, MaxBytes: 1 << 20, LockTimeout: 200 * time.Millisecond})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), filepath.Join(dir, ShardFile(1)))
+			// The failed open released the directory.
+			q2, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1, LockTimeout: 200 * time.Millisecond})
+			if err == nil {
+				_ = q2.Close(context.Background())
+			}
+			assert.NotErrorIs(t, err, ErrLocked)
 		})
 	}
 }
 
-// TestTornLastCommitFallsBackToThePreviousOne damages the meta page of the
-// newest commit, as a torn write during a power loss would: bbolt's meta
-// checksum rejects it and the queue opens as of the commit before.
+// TestTornLastCommitFallsBackToThePreviousOne cuts the newest commit short
+// in the write-ahead log, as a torn write during a power loss would: its
+// record checksum fails, recovery drops the torn tail and the queue opens as
+// of the commit before.
 func TestTornLastCommitFallsBackToThePreviousOne(t *testing.T) {
 	dir := t.TempDir()
 	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
@@ -327,36 +370,43 @@ func TestTornLastCommitFallsBackToThePreviousOne(t *testing.T) {
 	appendSync(t, q, rec("second"))
 	require.NoError(t, q.Close(context.Background()))
 
-	path := filepath.Join(dir, ShardFile(0))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	wal := newestWAL(t, dir)
+	b, err := os.ReadFile(wal)
 	require.NoError(t, err)
-	pageSize := os.Getpagesize()
-	// Meta pages 0 and 1: page header (16 bytes), then magic, version,
-	// page size, flags (4 bytes each), root bucket (16), freelist (8),
-	// high water mark (8), txid (8) at offset 64, checksum (8).
-	txid := func(page int) uint64 {
-		b := make([]byte, 8)
-		_, err := f.ReadAt(b, int64(page*pageSize+64))
-		require.NoError(t, err)
-		var v uint64
-		for _, c := range b { // little endian
-			v = v>>8 | uint64(c)<<56
-		}
-		return v
-	}
-	newest := 0
-	if txid(1) > txid(0) {
-		newest = 1
-	}
-	_, err = f.WriteAt([]byte{0xde, 0xad, 0xbe, 0xef}, int64(newest*pageSize+72))
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	i := bytes.LastIndex(b, []byte("second"))
+	require.Positive(t, i, "the newest commit is in the newest WAL")
+	require.NoError(t, os.Truncate(wal, int64(i+3))) // the write stopped mid-record
 
 	q2, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
 	require.NoError(t, err)
 	defer q2.Close(context.Background())
 	l := readLease(t, q2, 10)
-	assert.Equal(t, []string{"first"}, payloads(l), "the damaged newest commit is ignored, the previous one is intact")
+	assert.Equal(t, []string{"first"}, payloads(l), "the torn newest commit is dropped, the previous one is intact")
+}
+
+// TestDamagedLastCommitFallsBackToThePreviousOne flips bytes inside the
+// newest commit's WAL record: its checksum rejects it.
+func TestDamagedLastCommitFallsBackToThePreviousOne(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
+	require.NoError(t, err)
+	appendSync(t, q, rec("first"))
+	appendSync(t, q, rec("second-with-a-longer-payload"))
+	require.NoError(t, q.Close(context.Background()))
+
+	wal := newestWAL(t, dir)
+	b, err := os.ReadFile(wal)
+	require.NoError(t, err)
+	i := bytes.LastIndex(b, []byte("second-with-a-longer-payload"))
+	require.Positive(t, i, "the newest commit is in the newest WAL")
+	copy(b[i:], "SECOND")
+	require.NoError(t, os.WriteFile(wal, b, 0o600))
+
+	q2, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, Shards: 1})
+	require.NoError(t, err)
+	defer q2.Close(context.Background())
+	l := readLease(t, q2, 10)
+	assert.Equal(t, []string{"first"}, payloads(l), "the damaged newest commit is dropped, the previous one is intact")
 }
 
 func TestMetadataRoundTrip(t *testing.T) {
