@@ -330,7 +330,8 @@ func build(dir string) (string, error) {
 		return "", fmt.Errorf("locating the module: %w", err)
 	}
 	out := filepath.Join(dir, "danube-connect")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/danube-connect")
+	// Linked like `make build` (see LDFLAGS there), so peak RSS compares.
+	cmd := exec.Command("go", "build", "-ldflags=-linkmode=internal", "-o", out, "./cmd/danube-connect")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)
