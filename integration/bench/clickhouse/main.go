@@ -41,6 +41,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/dustin/go-humanize"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 const tableDDL = `CREATE TABLE %s (
@@ -87,7 +89,7 @@ func main() {
 	check(err, "temp dir")
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "danube-connect")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/danube-connect")
+	build := benchbuild.Command(bin)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	check(build.Run(), "building danube-connect (run from the repository root)")
 

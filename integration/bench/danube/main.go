@@ -58,6 +58,8 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 func main() {
@@ -337,7 +339,7 @@ func build(dir string) (string, error) {
 		return "", fmt.Errorf("locating the module: %w", err)
 	}
 	out := filepath.Join(dir, "danube-connect")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/danube-connect")
+	cmd := benchbuild.Command(out)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)

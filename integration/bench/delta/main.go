@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 // pprofAddr, when set, enables the HTTP server with debug endpoints in the
@@ -95,7 +97,7 @@ func main() {
 		defer os.RemoveAll(work)
 	}
 	bin := filepath.Join(work, "danube-connect")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/danube-connect")
+	build := benchbuild.Command(bin)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	must(build.Run(), "building danube-connect (run from the repository root)")
 

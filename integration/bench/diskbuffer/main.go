@@ -34,6 +34,8 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 func main() {
@@ -331,7 +333,7 @@ func build(dir string) (string, error) {
 	}
 	out := filepath.Join(dir, "danube-connect")
 	// Linked like `make build` (see LDFLAGS there), so peak RSS compares.
-	cmd := exec.Command("go", "build", "-ldflags=-linkmode=internal", "-o", out, "./cmd/danube-connect")
+	cmd := benchbuild.Command(out)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)

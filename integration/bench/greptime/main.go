@@ -51,6 +51,8 @@ import (
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 const clientEnv = "GREPTIME_BENCH_CLIENT" // set: this process is scenario (c)
@@ -96,7 +98,7 @@ func main() {
 	defer os.RemoveAll(work)
 	if *bin == "" {
 		*bin = filepath.Join(work, "danube-connect")
-		build := exec.Command("go", "build", "-o", *bin, "./cmd/danube-connect")
+		build := benchbuild.Command(*bin)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		must(build.Run(), "building danube-connect (run from the repository root)")
 	}

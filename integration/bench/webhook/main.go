@@ -41,6 +41,8 @@ import (
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
+
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
 
 const secret = "bench-secret-please-rotate"
@@ -80,7 +82,7 @@ func main() {
 
 	bin := filepath.Join(work, "danube-connect")
 	fmt.Fprintln(os.Stderr, "building danube-connect ...")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/danube-connect")
+	build := benchbuild.Command(bin)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	must(build.Run(), "building danube-connect (run from the repository root)")
 
