@@ -15,6 +15,7 @@ import (
 	// danube-connect components.
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
+	_ "github.com/danube-connect/danube-connect/plugins/lancedb"
 	_ "github.com/danube-connect/danube-connect/plugins/prometheus"
 	_ "github.com/danube-connect/danube-connect/plugins/webhook"
 )
