@@ -3,8 +3,10 @@ package lancerows
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +35,8 @@ type Builder struct {
 	vecs   []float32 // dim per row
 	arena  []byte    // string and JSON bytes
 	b64buf []byte
+	numbuf []byte
+	rest   []byte // a row with its vector replaced by null (fast path)
 }
 
 type cell struct {
@@ -80,7 +84,19 @@ func (b *Builder) Append(payload []byte) (int, error) {
 }
 
 func (b *Builder) stage(row []byte) error {
-	v, err := b.parser.ParseBytes(row)
+	doc, fast := row, false
+	if start, end, ok := locate(row, b.l.vector.path); ok {
+		if b.l.vector.encoding == EncodingJSON {
+			fast = b.fastVector(row[start:end])
+		} else {
+			fast = b.fastBase64(row[start:end])
+		}
+		if fast {
+			b.rest = append(append(append(b.rest[:0], row[:start]...), "null"...), row[end:]...)
+			doc = b.rest
+		}
+	}
+	v, err := b.parser.ParseBytes(doc)
 	if err != nil {
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
@@ -93,6 +109,9 @@ func (b *Builder) stage(row []byte) error {
 			return err
 		}
 		b.cells = append(b.cells, c)
+	}
+	if fast {
+		return nil
 	}
 	return b.parseVector(v.Get(b.l.vector.path...))
 }
@@ -137,7 +156,7 @@ func (b *Builder) parseCell(c *colSpec, v *fastjson.Value) (cell, error) {
 			return cell{}, bad("a number")
 		}
 		f, err := v.Float64()
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || (c.typ == Float32 && math.Abs(f) > math.MaxFloat32) {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || (c.typ == Float32 && math.IsInf(float64(float32(f)), 0)) {
 			return cell{}, bad("a finite number in the " + c.typ.String() + " range")
 		}
 		return cell{f: f}, nil
@@ -197,7 +216,12 @@ func (b *Builder) parseVector(v *fastjson.Value) error {
 		if e.Type() != fastjson.TypeNumber {
 			return fmt.Errorf("vector %q: element %d is a %s (%s), want a number", vs.name, j, e.Type(), truncate(e))
 		}
-		f, err := e.Float64()
+		// Parsed straight to float32 (correctly rounded, as the fast path).
+		b.numbuf = e.MarshalTo(b.numbuf[:0])
+		f, err := strconv.ParseFloat(string(b.numbuf), 32)
+		if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
+			return fmt.Errorf("vector %q: element %d (%s) is out of the float32 range", vs.name, j, b.numbuf)
+		}
 		if err != nil {
 			return fmt.Errorf("vector %q: element %d: %v", vs.name, j, err)
 		}
@@ -218,7 +242,7 @@ func (b *Builder) checkElement(j int, f float64) error {
 		return fmt.Errorf("vector %q: element %d is infinite", vs.name, j)
 	case vs.elem == ElementFloat16 && math.Abs(f) > 65504:
 		return fmt.Errorf("vector %q: element %d (%g) is out of the float16 range", vs.name, j, f)
-	case math.Abs(f) > math.MaxFloat32:
+	case math.IsInf(float64(float32(f)), 0):
 		return fmt.Errorf("vector %q: element %d (%g) is out of the float32 range", vs.name, j, f)
 	}
 	return nil
@@ -230,7 +254,12 @@ func (b *Builder) parseBase64(v *fastjson.Value) error {
 		return fmt.Errorf("vector %q: %s value %s, want a base64 string of %d little-endian float32 (vector_encoding base64_f32)",
 			vs.name, v.Type(), truncate(v), vs.dim)
 	}
-	s := v.GetStringBytes()
+	return b.decodeBase64(v.GetStringBytes())
+}
+
+// decodeBase64 appends the vector encoded in s to b.vecs.
+func (b *Builder) decodeBase64(s []byte) error {
+	vs := &b.l.vector
 	enc := base64.StdEncoding
 	if len(s)%4 != 0 {
 		enc = base64.RawStdEncoding
