@@ -20,7 +20,7 @@
 // prints (CGO_LDFLAGS from the environment wins), and $DC_PYTHON with the
 // lancedb package for (c) (make services).
 //
-//	go run ./integration/bench/lancedb [-rows768 100000] [-rows1536 20000] [-batch 10000] [-scenarios a,b,c,d,e]
+//	go run ./integration/bench/lancedb [-rows768 100000] [-rows1536 20000] [-batch768 10000] [-batch1536 2000] [-scenarios a,b,c,d,e]
 package main
 
 import (
@@ -56,7 +56,8 @@ func (r result) vps() float64 { return float64(r.rows) / r.seconds }
 func main() {
 	rows768 := flag.Int("rows768", 100000, "rows at 768 dimensions (0 skips)")
 	rows1536 := flag.Int("rows1536", 20000, "rows at 1536 dimensions (0 skips)")
-	batch := flag.Int("batch", 10000, "rows per add: output batching count (rows), Python batch size")
+	batch768 := flag.Int("batch768", 10000, "rows per add at 768-d: output batching (rows), Python batch size")
+	batch1536 := flag.Int("batch1536", 2000, "rows per add at 1536-d (smaller: a batch is held in several copies, payload, Arrow and IPC)")
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output")
 	scenarios := flag.String("scenarios", "a,b,c,d,e", "scenarios to run")
 	keep := flag.Bool("keep", false, "keep the written tables")
@@ -77,10 +78,11 @@ func main() {
 		must(fmt.Errorf("DC_PYTHON is not set"), "scenario (c) needs Python lancedb: run `make services` and source ~/.cache/danube-connect/services.env")
 	}
 
-	for _, run := range []struct{ dim, rows int }{{768, *rows768}, {1536, *rows1536}} {
+	for _, run := range []struct{ dim, rows, batch int }{{768, *rows768, *batch768}, {1536, *rows1536, *batch1536}} {
 		if run.rows == 0 {
 			continue
 		}
+		batch := &run.batch
 		files := ensureData(run.dim, run.rows)
 		fmt.Printf("\n== lancedb: %d rows of %d-d float32 vectors, batches of %d rows, max_in_flight %d\n",
 			run.rows, run.dim, *batch, *maxInFlight)
