@@ -2,6 +2,7 @@ package lancedb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -238,6 +239,10 @@ func init() {
 			if c, err = ldbConfigFromParsed(conf); err != nil {
 				return
 			}
+			if !lancestore.Built {
+				err = lancestore.ErrNotBuilt
+				return
+			}
 			out, err = newLanceDBOutput(c, mgr)
 			return
 		})
@@ -383,9 +388,6 @@ type ldbOutput struct {
 }
 
 func newLanceDBOutput(c ldbConfig, mgr *service.Resources) (*ldbOutput, error) {
-	if !lancestore.Built {
-		return nil, lancestore.ErrNotBuilt
-	}
 	m := mgr.Metrics()
 	o := &ldbOutput{
 		conf:          c,
@@ -464,6 +466,9 @@ func (o *ldbOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) 
 	}()
 	for i, msg := range batch {
 		name, err := batch.TryInterpolatedString(i, o.conf.table)
+		if err == nil && name == "" {
+			err = errors.New("empty table name")
+		}
 		if err != nil {
 			fail(i, "", fmt.Errorf("message %d: table interpolation: %w", i, err))
 			continue

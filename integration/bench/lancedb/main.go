@@ -61,7 +61,16 @@ func main() {
 	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output")
 	scenarios := flag.String("scenarios", "a,b,c,d,e", "scenarios to run")
 	keep := flag.Bool("keep", false, "keep the written tables")
+	generateOnly := flag.Bool("generate-only", false, "only write the cached input files")
 	flag.Parse()
+	if *generateOnly {
+		for _, d := range []struct{ dim, rows int }{{768, *rows768}, {1536, *rows1536}} {
+			if d.rows > 0 {
+				ensureData(d.dim, d.rows)
+			}
+		}
+		return
+	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		want[strings.TrimSpace(s)] = true

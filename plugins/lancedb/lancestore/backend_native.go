@@ -23,7 +23,7 @@ type nativeBackend struct {
 	conn contracts.IConnection
 }
 
-func openBackend(ctx context.Context, uri string) (backend, error) {
+func openBackend(ctx context.Context, uri string) (Backend, error) {
 	conn, err := lancedb.Connect(ctx, uri, nil)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func openBackend(ctx context.Context, uri string) (backend, error) {
 	return &nativeBackend{conn: conn}, nil
 }
 
-func (b *nativeBackend) openTable(ctx context.Context, name string) (tableHandle, *arrow.Schema, error) {
+func (b *nativeBackend) OpenTable(ctx context.Context, name string) (TableHandle, *arrow.Schema, error) {
 	names, err := b.conn.TableNames(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing tables: %w", err)
@@ -46,7 +46,7 @@ func (b *nativeBackend) openTable(ctx context.Context, name string) (tableHandle
 	return schemaOf(ctx, t)
 }
 
-func (b *nativeBackend) createTable(ctx context.Context, name string, schema *arrow.Schema) (tableHandle, *arrow.Schema, error) {
+func (b *nativeBackend) CreateTable(ctx context.Context, name string, schema *arrow.Schema) (TableHandle, *arrow.Schema, error) {
 	s, err := lancedb.NewSchema(schema)
 	if err != nil {
 		return nil, nil, err
@@ -58,7 +58,7 @@ func (b *nativeBackend) createTable(ctx context.Context, name string, schema *ar
 	return schemaOf(ctx, t)
 }
 
-func schemaOf(ctx context.Context, t contracts.ITable) (tableHandle, *arrow.Schema, error) {
+func schemaOf(ctx context.Context, t contracts.ITable) (TableHandle, *arrow.Schema, error) {
 	schema, err := t.Schema(ctx)
 	if err != nil {
 		_ = t.Close()
@@ -67,21 +67,21 @@ func schemaOf(ctx context.Context, t contracts.ITable) (tableHandle, *arrow.Sche
 	return nativeTable{t}, schema, nil
 }
 
-func (b *nativeBackend) listTables(ctx context.Context) ([]string, error) {
+func (b *nativeBackend) ListTables(ctx context.Context) ([]string, error) {
 	return b.conn.TableNames(ctx)
 }
 
-func (b *nativeBackend) close() error { return b.conn.Close() }
+func (b *nativeBackend) Close() error { return b.conn.Close() }
 
 type nativeTable struct{ t contracts.ITable }
 
-func (n nativeTable) add(ctx context.Context, rec arrow.Record) error {
+func (n nativeTable) Add(ctx context.Context, rec arrow.Record) error {
 	return n.t.AddRecords(ctx, []arrow.Record{rec}, nil)
 }
 
-func (n nativeTable) count(ctx context.Context) (int64, error) { return n.t.Count(ctx) }
+func (n nativeTable) Count(ctx context.Context) (int64, error) { return n.t.Count(ctx) }
 
-func (n nativeTable) hasIndex(ctx context.Context, column string) (bool, error) {
+func (n nativeTable) HasIndex(ctx context.Context, column string) (bool, error) {
 	idx, err := n.t.GetAllIndexes(ctx)
 	if err != nil {
 		return false, err
@@ -101,7 +101,7 @@ var nativeIndexTypes = map[IndexType]contracts.IndexType{
 	IndexIVFHNSWSQ: contracts.IndexTypeHnswSq,
 }
 
-func (n nativeTable) createIndex(ctx context.Context, column string, typ IndexType) error {
+func (n nativeTable) CreateIndex(ctx context.Context, column string, typ IndexType) error {
 	it, ok := nativeIndexTypes[typ]
 	if !ok {
 		return fmt.Errorf("unknown index type %q", typ)
@@ -109,4 +109,4 @@ func (n nativeTable) createIndex(ctx context.Context, column string, typ IndexTy
 	return n.t.CreateIndex(ctx, []string{column}, it)
 }
 
-func (n nativeTable) close() error { return n.t.Close() }
+func (n nativeTable) Close() error { return n.t.Close() }

@@ -16,4 +16,4 @@ var ErrNotBuilt = errors.New("this danube-connect binary was built without Lance
 	"lancedb-go's native library; build with `make build-lancedb` (compiles the library from source with cargo once, " +
 	"20-30 min, cached under ~/.cache/danube-connect/lancedb, then builds the binary with `-tags lancedb`)")
 
-func openBackend(context.Context, string) (backend, error) { return nil, ErrNotBuilt }
+func openBackend(context.Context, string) (Backend, error) { return nil, ErrNotBuilt }

@@ -61,28 +61,31 @@ type Options struct {
 // ErrTableNotFound is returned by a backend for a table that does not exist.
 var ErrTableNotFound = errors.New("table not found")
 
-// backend is the native library: lancedb-go with the lancedb build tag, an
-// error without it, a fake in tests.
-type backend interface {
-	openTable(ctx context.Context, name string) (tableHandle, *arrow.Schema, error)
-	createTable(ctx context.Context, name string, schema *arrow.Schema) (tableHandle, *arrow.Schema, error)
-	listTables(ctx context.Context) ([]string, error)
-	close() error
+// Backend is a LanceDB database: lancedb-go with the lancedb build tag (see
+// Open), or another implementation (an in-memory one in tests).
+type Backend interface {
+	// OpenTable returns ErrTableNotFound for a missing table.
+	OpenTable(ctx context.Context, name string) (TableHandle, *arrow.Schema, error)
+	CreateTable(ctx context.Context, name string, schema *arrow.Schema) (TableHandle, *arrow.Schema, error)
+	ListTables(ctx context.Context) ([]string, error)
+	Close() error
 }
 
-type tableHandle interface {
-	add(ctx context.Context, rec arrow.Record) error
-	count(ctx context.Context) (int64, error)
-	hasIndex(ctx context.Context, column string) (bool, error)
-	createIndex(ctx context.Context, column string, typ IndexType) error
-	close() error
+// TableHandle is an open table of a Backend.
+type TableHandle interface {
+	// Add appends rec in one commit (one table version).
+	Add(ctx context.Context, rec arrow.Record) error
+	Count(ctx context.Context) (int64, error)
+	HasIndex(ctx context.Context, column string) (bool, error)
+	CreateIndex(ctx context.Context, column string, typ IndexType) error
+	Close() error
 }
 
 // Store is a connection to one LanceDB database with a bounded cache of open
 // tables. Its methods are safe for concurrent use.
 type Store struct {
 	opts Options
-	be   backend
+	be   Backend
 	sem  chan struct{}
 	wg   sync.WaitGroup // index builds
 
@@ -95,7 +98,7 @@ type Store struct {
 // Table is an open table; hold it between Acquire and Release.
 type Table struct {
 	name   string
-	h      tableHandle
+	h      TableHandle
 	layout *lancerows.Layout
 
 	// guarded by Store.mu
@@ -122,10 +125,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStore(be, opts), nil
+	return New(be, opts), nil
 }
 
-func newStore(be backend, opts Options) *Store {
+// New returns a Store over be.
+func New(be Backend, opts Options) *Store {
 	if opts.MaxOpenTables < 1 {
 		opts.MaxOpenTables = 16
 	}
@@ -146,7 +150,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	defer func() { <-s.sem }()
-	if _, err := s.be.listTables(ctx); err != nil {
+	if _, err := s.be.ListTables(ctx); err != nil {
 		return fmt.Errorf("listing the tables at %s: %w", s.opts.URI, err)
 	}
 	return nil
@@ -182,23 +186,23 @@ func (s *Store) Release(t *Table) {
 	defer s.mu.Unlock()
 	t.refs--
 	if t.evicted && t.refs == 0 {
-		_ = t.h.close()
+		_ = t.h.Close()
 	}
 }
 
 // open runs with s.mu held: opens are rare, and holding the lock makes two
 // callers of a new table wait for one open instead of racing to create it.
 func (s *Store) open(ctx context.Context, name string) (*Table, error) {
-	h, schema, err := s.be.openTable(ctx, name)
+	h, schema, err := s.be.OpenTable(ctx, name)
 	if errors.Is(err, ErrTableNotFound) {
 		if !s.opts.CreateMissing {
 			return nil, fmt.Errorf("table %q does not exist at %s (create_table is off)", name, s.opts.URI)
 		}
 		var cerr error
-		h, schema, cerr = s.be.createTable(ctx, name, s.opts.Schema.Arrow())
+		h, schema, cerr = s.be.CreateTable(ctx, name, s.opts.Schema.Arrow())
 		if cerr != nil {
 			// Another writer may have created it meanwhile.
-			if h, schema, err = s.be.openTable(ctx, name); err != nil {
+			if h, schema, err = s.be.OpenTable(ctx, name); err != nil {
 				return nil, fmt.Errorf("creating table %q: %w", name, cerr)
 			}
 		} else {
@@ -210,16 +214,16 @@ func (s *Store) open(ctx context.Context, name string) (*Table, error) {
 	}
 	layout, err := s.opts.Schema.Bind(schema)
 	if err != nil {
-		_ = h.close()
+		_ = h.Close()
 		return nil, fmt.Errorf("table %q does not fit the configured schema: %w", name, err)
 	}
 	t := &Table{name: name, h: h, layout: layout}
 	if s.opts.Index.MinRows > 0 {
-		if t.indexed, err = h.hasIndex(ctx, layout.VectorColumn()); err == nil && !t.indexed {
-			t.rows, err = h.count(ctx)
+		if t.indexed, err = h.HasIndex(ctx, layout.VectorColumn()); err == nil && !t.indexed {
+			t.rows, err = h.Count(ctx)
 		}
 		if err != nil {
-			_ = h.close()
+			_ = h.Close()
 			return nil, fmt.Errorf("table %q: reading its indexes and row count: %w", name, err)
 		}
 		t.nextIndexAt = s.opts.Index.MinRows
@@ -237,7 +241,7 @@ func (s *Store) evict() {
 		delete(s.tables, t.name)
 		t.evicted = true
 		if t.refs == 0 {
-			_ = t.h.close()
+			_ = t.h.Close()
 		}
 		e = prev
 	}
@@ -252,7 +256,7 @@ func (s *Store) Add(ctx context.Context, t *Table, rec arrow.Record) error {
 	if err := s.acquireSlot(ctx); err != nil {
 		return err
 	}
-	err := t.h.add(ctx, rec)
+	err := t.h.Add(ctx, rec)
 	<-s.sem
 	if err != nil {
 		return err
@@ -284,7 +288,7 @@ func (s *Store) buildIndex(t *Table) {
 	defer s.wg.Done()
 	s.sem <- struct{}{}
 	start := time.Now()
-	err := t.h.createIndex(context.Background(), t.layout.VectorColumn(), s.opts.Index.Type)
+	err := t.h.CreateIndex(context.Background(), t.layout.VectorColumn(), s.opts.Index.Type)
 	<-s.sem
 	took := time.Since(start)
 	s.mu.Lock()
@@ -321,11 +325,11 @@ func (s *Store) Close(ctx context.Context) error {
 		t := e.Value.(*Table)
 		t.evicted = true
 		if t.refs == 0 {
-			errs = append(errs, t.h.close())
+			errs = append(errs, t.h.Close())
 		}
 	}
 	s.lru.Init()
 	s.tables = map[string]*list.Element{}
-	errs = append(errs, s.be.close())
+	errs = append(errs, s.be.Close())
 	return errors.Join(errs...)
 }

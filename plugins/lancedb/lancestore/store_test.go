@@ -54,7 +54,7 @@ func (b *fakeBackend) enter() func() {
 	return func() { b.active.Add(-1) }
 }
 
-func (b *fakeBackend) openTable(_ context.Context, name string) (tableHandle, *arrow.Schema, error) {
+func (b *fakeBackend) OpenTable(_ context.Context, name string) (TableHandle, *arrow.Schema, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t, ok := b.tables[name]
@@ -65,7 +65,7 @@ func (b *fakeBackend) openTable(_ context.Context, name string) (tableHandle, *a
 	return fakeHandle{t}, t.schema, nil
 }
 
-func (b *fakeBackend) createTable(_ context.Context, name string, schema *arrow.Schema) (tableHandle, *arrow.Schema, error) {
+func (b *fakeBackend) CreateTable(_ context.Context, name string, schema *arrow.Schema) (TableHandle, *arrow.Schema, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.createErr != nil {
@@ -80,7 +80,7 @@ func (b *fakeBackend) createTable(_ context.Context, name string, schema *arrow.
 	return fakeHandle{t}, schema, nil
 }
 
-func (b *fakeBackend) listTables(context.Context) ([]string, error) {
+func (b *fakeBackend) ListTables(context.Context) ([]string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []string
@@ -90,9 +90,9 @@ func (b *fakeBackend) listTables(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (b *fakeBackend) close() error { b.closed = true; return nil }
+func (b *fakeBackend) Close() error { b.closed = true; return nil }
 
-func (h fakeHandle) add(_ context.Context, rec arrow.Record) error {
+func (h fakeHandle) Add(_ context.Context, rec arrow.Record) error {
 	defer h.t.be.enter()()
 	time.Sleep(h.t.be.addDelay)
 	h.t.be.mu.Lock()
@@ -105,19 +105,19 @@ func (h fakeHandle) add(_ context.Context, rec arrow.Record) error {
 	return nil
 }
 
-func (h fakeHandle) count(context.Context) (int64, error) {
+func (h fakeHandle) Count(context.Context) (int64, error) {
 	h.t.be.mu.Lock()
 	defer h.t.be.mu.Unlock()
 	return h.t.rows, nil
 }
 
-func (h fakeHandle) hasIndex(context.Context, string) (bool, error) {
+func (h fakeHandle) HasIndex(context.Context, string) (bool, error) {
 	h.t.be.mu.Lock()
 	defer h.t.be.mu.Unlock()
 	return h.t.indexed, nil
 }
 
-func (h fakeHandle) createIndex(_ context.Context, column string, typ IndexType) error {
+func (h fakeHandle) CreateIndex(_ context.Context, column string, typ IndexType) error {
 	defer h.t.be.enter()()
 	h.t.be.mu.Lock()
 	defer h.t.be.mu.Unlock()
@@ -129,7 +129,7 @@ func (h fakeHandle) createIndex(_ context.Context, column string, typ IndexType)
 	return nil
 }
 
-func (h fakeHandle) close() error {
+func (h fakeHandle) Close() error {
 	h.t.be.mu.Lock()
 	defer h.t.be.mu.Unlock()
 	h.t.closes++
@@ -171,7 +171,7 @@ func TestStoreCreatesAndCachesTables(t *testing.T) {
 	be := &fakeBackend{tables: map[string]*fakeTable{}}
 	opts := testOptions()
 	opts.MaxOpenTables = 2
-	s := newStore(be, opts)
+	s := New(be, opts)
 	add(t, s, "a", 3)
 	add(t, s, "a", 4)
 	assert.Equal(t, 1, be.opens, "second use hits the cache")
@@ -206,14 +206,14 @@ func TestStoreMissingTable(t *testing.T) {
 	be := &fakeBackend{tables: map[string]*fakeTable{}}
 	opts := testOptions()
 	opts.CreateMissing = false
-	s := newStore(be, opts)
+	s := New(be, opts)
 	_, err := s.Acquire(context.Background(), "x")
 	assert.ErrorContains(t, err, `table "x" does not exist at mem:// (create_table is off)`)
 
 	// Create fails but the table appeared meanwhile (another writer): use it.
 	be.createErr = errors.New("already exists")
 	opts = testOptions()
-	s = newStore(be, opts)
+	s = New(be, opts)
 	be.tables["y"] = &fakeTable{be: be, schema: opts.Schema.Arrow()}
 	_, err = s.Acquire(context.Background(), "z")
 	assert.ErrorContains(t, err, `creating table "z": already exists`)
@@ -231,7 +231,7 @@ func TestStoreBoundsNativeCalls(t *testing.T) {
 	be := &fakeBackend{tables: map[string]*fakeTable{}, addDelay: 20 * time.Millisecond}
 	opts := testOptions()
 	opts.MaxNativeCalls = 2
-	s := newStore(be, opts)
+	s := New(be, opts)
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -267,14 +267,14 @@ func TestStoreBuildsIndexOnce(t *testing.T) {
 		builds = append(builds, err)
 		mu.Unlock()
 	}
-	s := newStore(be, opts)
+	s := New(be, opts)
 	add(t, s, "docs", 60)
 	add(t, s, "docs", 30)
 	require.NoError(t, s.Close(context.Background())) // waits for builds
 	assert.Equal(t, 0, be.tables["docs"].indexCalls, "below min_rows")
 
 	be.tables["docs"].indexErr = errors.New("kmeans failed")
-	s = newStore(be, opts)
+	s = New(be, opts)
 	add(t, s, "docs", 20) // 90 counted at open + 20
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(builds) == 1 }, 5*time.Second, time.Millisecond)
 	add(t, s, "docs", 50) // failed build retries only after min_rows more
@@ -291,7 +291,7 @@ func TestStoreBuildsIndexOnce(t *testing.T) {
 	assert.NoError(t, builds[1])
 
 	// Indexed tables are left alone.
-	s = newStore(be, opts)
+	s = New(be, opts)
 	add(t, s, "docs", 500)
 	require.NoError(t, s.Close(context.Background()))
 	assert.Equal(t, 2, be.tables["docs"].indexCalls)
