@@ -68,7 +68,10 @@ output but fail at start with a message saying how to build with LanceDB support
 Each Benthos batch becomes, per table, one Arrow record and one LanceDB add. Every add commits a new table version
 and writes a new data fragment, so many small adds make many versions and small files, which slow reads down until
 the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+` and `+"`period: 1s`"+`, a few adds per
-second at most. Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
+second at most. Memory grows with it: each batch in flight holds its messages plus about two copies of its
+vectors as Arrow data (the record, and the IPC buffer lancedb-go hands to the library); 10,000 rows of 1536
+float32 are 61 MB per copy, so lower `+"`batching.count`"+` (or `+"`max_in_flight`"+`) for large vectors when memory is
+tight. Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
 for example hourly:
 
 `+"```python"+`
