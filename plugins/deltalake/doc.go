@@ -15,6 +15,6 @@
 //     vacuum (Commands() is wired into the danube-connect CLI).
 //
 // The Delta log, the JSON-to-Parquet path and the object stores live in the
-// subpackages delta, jsonparquet and objstore; exactlyonce holds the offset
+// subpackages delta, parquetfile and objstore (the JSON decoding is the sink-neutral plugins/jsonrows); exactlyonce holds the offset
 // bookkeeping. None of them imports Benthos.
 package deltalake

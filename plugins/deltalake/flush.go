@@ -12,7 +12,7 @@ import (
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 )
 
 // maxCommitAttempts bounds how often one flush is rebuilt because another
@@ -255,7 +255,7 @@ func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, [
 		dir := partitionDir(tw.partCols, g.pvals)
 		groups := &rowGroups{recs: g.recs, mem: o.mem}
 		for part := 0; !groups.done(); part++ {
-			name := jsonparquet.FileName(part, o.conf.compression)
+			name := parquetfile.FileName(part, o.conf.compression)
 			if dir != "" {
 				name = dir + "/" + name
 			}
@@ -288,23 +288,23 @@ func (tw *tableWriter) writeFiles(ctx context.Context, f *flush) ([]delta.Add, [
 // writeFile streams row groups into one data file until target_file_size
 // is reached or groups is exhausted. Each merged row group is released as
 // soon as it is written.
-func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGroups) (jsonparquet.DataFile, error) {
+func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGroups) (parquetfile.DataFile, error) {
 	rec, err := groups.next()
 	if err != nil {
-		return jsonparquet.DataFile{}, err
+		return parquetfile.DataFile{}, err
 	}
 	w, err := tw.store.Create(ctx, key)
 	if err != nil {
 		rec.Release()
-		return jsonparquet.DataFile{}, err
+		return parquetfile.DataFile{}, err
 	}
-	fw, err := jsonparquet.NewFileWriter(w, rec.Schema(), jsonparquet.WriterOptions{
+	fw, err := parquetfile.NewFileWriter(w, rec.Schema(), parquetfile.WriterOptions{
 		Compression: tw.o.conf.compression, Allocator: tw.o.mem, DictionaryHints: tw.dictHints,
 	})
 	if err != nil {
 		rec.Release()
 		_ = w.Abort()
-		return jsonparquet.DataFile{}, err
+		return parquetfile.DataFile{}, err
 	}
 	for {
 		err := fw.Write(rec)
@@ -312,7 +312,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 		if err != nil {
 			_, _ = fw.Close()
 			_ = w.Abort()
-			return jsonparquet.DataFile{}, err
+			return parquetfile.DataFile{}, err
 		}
 		if groups.done() || fw.BytesWritten() >= tw.o.conf.targetFileSize {
 			break
@@ -320,7 +320,7 @@ func (tw *tableWriter) writeFile(ctx context.Context, key string, groups *rowGro
 		if rec, err = groups.next(); err != nil {
 			_, _ = fw.Close()
 			_ = w.Abort()
-			return jsonparquet.DataFile{}, err
+			return parquetfile.DataFile{}, err
 		}
 	}
 	df, err := fw.Close()

@@ -16,8 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // crashHookEnv is a TEST HOOK: when set to "after-parquet" or "after-commit",
@@ -56,8 +57,8 @@ type deltaLakeOutput struct {
 
 	// mem backs the Arrow buffers of decoded rows, merged row groups and
 	// Parquet encoding; freed buffers are reused instead of becoming
-	// garbage (see jsonparquet.RecyclingAllocator).
-	mem *jsonparquet.RecyclingAllocator
+	// garbage (see jsonrows.RecyclingAllocator).
+	mem *jsonrows.RecyclingAllocator
 
 	mu     sync.Mutex
 	tables map[string]*list.Element // path -> element of lru holding *tableWriter
@@ -102,7 +103,7 @@ func newDeltaLakeOutput(conf dlConfig, mgr *service.Resources) (*deltaLakeOutput
 			buffered:      m.NewGauge("delta_lake_buffered_bytes"),
 		},
 		writerID:  conf.writerID,
-		mem:       jsonparquet.NewRecyclingAllocator(recycledArrowBytes),
+		mem:       jsonrows.NewRecyclingAllocator(recycledArrowBytes),
 		maintStop: make(chan struct{}),
 		crashAt:   os.Getenv(crashHookEnv),
 	}
@@ -501,7 +502,7 @@ func (o *deltaLakeOutput) messageInfo(batch service.MessageBatch, i int, msg *se
 			if !ok {
 				return info, fmt.Errorf("partition column %s: missing partition value (not set by %s)", col, dlFieldPartitionMapping)
 			}
-			if info.pvals[k], err = partitionValueString(v); err != nil {
+			if info.pvals[k], err = parquetfile.PartitionValueOf(v); err != nil {
 				return info, fmt.Errorf("partition column %s: %w", col, err)
 			}
 		}

@@ -155,25 +155,3 @@ func TestPartitionDirEscaping(t *testing.T) {
 	assert.NotEqual(t, partitionKey([]*string{nil}), partitionKey([]*string{s("")}))
 	assert.NotEqual(t, partitionKey([]*string{s("a"), s("b")}), partitionKey([]*string{s("ab"), nil}))
 }
-
-func TestPartitionValueString(t *testing.T) {
-	for _, tt := range []struct {
-		in   any
-		want string
-		null bool
-	}{
-		{"x", "x", false}, {int64(42), "42", false}, {float64(3), "3", false}, {1.5, "1.5", false},
-		{true, "true", false}, {nil, "", true},
-		{time.Date(2024, 1, 2, 3, 4, 5, 6000, time.FixedZone("X", 3600)), "2024-01-02T02:04:05.000006Z", false},
-	} {
-		got, err := partitionValueString(tt.in)
-		require.NoError(t, err)
-		if tt.null {
-			assert.Nil(t, got)
-		} else {
-			assert.Equal(t, tt.want, *got)
-		}
-	}
-	_, err := partitionValueString(map[string]any{})
-	assert.Error(t, err)
-}

@@ -1,12 +1,7 @@
 package deltalake
 
 import (
-	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // hiveDefaultPartition is the directory name Spark and Hive use for a null
@@ -67,46 +62,4 @@ func partitionKey(values []*string) string {
 		}
 	}
 	return b.String()
-}
-
-// partitionValueString serialises a value produced by partition_mapping (or
-// a JSON field) as a Delta partition value: strings as they are, integers in
-// decimal, other numbers in their shortest form, booleans as true/false,
-// times as ISO 8601 UTC with microseconds, null as nil.
-func partitionValueString(v any) (*string, error) {
-	var s string
-	switch t := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		s = t
-	case bool:
-		s = strconv.FormatBool(t)
-	case int:
-		s = strconv.FormatInt(int64(t), 10)
-	case int32:
-		s = strconv.FormatInt(int64(t), 10)
-	case int64:
-		s = strconv.FormatInt(t, 10)
-	case uint64:
-		s = strconv.FormatUint(t, 10)
-	case float32:
-		return partitionValueString(float64(t))
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, fmt.Errorf("partition value %v is not a finite number", t)
-		}
-		if t == math.Trunc(t) && math.Abs(t) < 1<<53 {
-			s = strconv.FormatInt(int64(t), 10)
-		} else {
-			s = strconv.FormatFloat(t, 'g', -1, 64)
-		}
-	case json.Number:
-		s = t.String()
-	case time.Time:
-		s = t.UTC().Format("2006-01-02T15:04:05.000000Z")
-	default:
-		return nil, fmt.Errorf("partition value of type %T is not a scalar", v)
-	}
-	return &s, nil
 }

@@ -12,8 +12,9 @@ import (
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/exactlyonce"
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // errPendingDuplicate fails a redelivered copy of a message whose first copy
@@ -30,7 +31,7 @@ var errTableClosed = errors.New("the table writer is closed")
 type schemaGen struct {
 	idx      int
 	schema   *arrow.Schema // full table schema, partition columns included
-	decoders sync.Pool     // *jsonparquet.Decoder
+	decoders sync.Pool     // *jsonrows.Decoder
 	newErr   error
 }
 
@@ -102,7 +103,7 @@ type tableWriter struct {
 	committedGen int // guarded by mu
 	// dictHints skips Parquet dictionaries that did not pay off in this
 	// table's previous files.
-	dictHints *jsonparquet.DictionaryHints
+	dictHints *parquetfile.DictionaryHints
 
 	mu      sync.Mutex
 	gens    []*schemaGen
@@ -118,7 +119,7 @@ func newTableWriter(o *deltaLakeOutput, path string) *tableWriter {
 		o:         o,
 		path:      path,
 		ledger:    exactlyonce.NewLedger(),
-		dictHints: jsonparquet.NewDictionaryHints(),
+		dictHints: parquetfile.NewDictionaryHints(),
 		notify:    make(chan struct{}, 1),
 		exited:    make(chan struct{}),
 	}
@@ -316,15 +317,15 @@ func contains(xs []string, s string) bool {
 }
 
 // decoder takes a decoder for generation g from its pool.
-func (tw *tableWriter) decoder(g *schemaGen) (*jsonparquet.Decoder, error) {
-	if d, ok := g.decoders.Get().(*jsonparquet.Decoder); ok {
+func (tw *tableWriter) decoder(g *schemaGen) (*jsonrows.Decoder, error) {
+	if d, ok := g.decoders.Get().(*jsonrows.Decoder); ok {
 		return d, nil
 	}
-	opts := jsonparquet.DecoderOptions{ExtraColumns: tw.metaCols, UnknownFields: jsonparquet.UnknownFieldsReject}
+	opts := jsonrows.DecoderOptions{ExtraColumns: tw.metaCols, UnknownFields: jsonrows.UnknownFieldsReject}
 	if tw.o.conf.partitionMapping == nil {
 		opts.PartitionColumns = tw.partCols
 	}
-	d, err := jsonparquet.NewDecoder(tw.decoderSchema(g), opts)
+	d, err := jsonrows.NewDecoder(tw.decoderSchema(g), opts)
 	if err != nil {
 		return nil, fmt.Errorf("preparing decoder for table %s: %w", tw.path, err)
 	}
@@ -341,14 +342,14 @@ func (tw *tableWriter) currentGen() *schemaGen {
 // merge) and returns the new current generation. A concurrent evolution by
 // another call is merged, not lost.
 func (tw *tableWriter) evolve(row []byte) (*schemaGen, error) {
-	observed, err := jsonparquet.InferSchema([][]byte{row})
+	observed, err := jsonrows.InferSchema([][]byte{row})
 	if err != nil {
 		return nil, err
 	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	last := tw.gens[len(tw.gens)-1]
-	evolved, changed, err := jsonparquet.EvolveSchema(last.schema, observed)
+	evolved, changed, err := jsonrows.EvolveSchema(last.schema, observed)
 	if err != nil {
 		return nil, fmt.Errorf("evolving schema: %w", err)
 	}
@@ -400,8 +401,8 @@ func (tw *tableWriter) adoptSchema(tableSchema *delta.StructType) error {
 // callBuf is one WriteBatch call's rows for one file group.
 type callBuf struct {
 	gen   *schemaGen
-	dec   *jsonparquet.Decoder
-	buf   *jsonparquet.Buffer
+	dec   *jsonrows.Decoder
+	buf   *jsonrows.Buffer
 	pvals []*string
 	srcs  []rowSrc // nil when no message of the call has an offset
 	bytes int64
@@ -414,8 +415,8 @@ type callBuf struct {
 func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, fail func(int, error)) ([]*flush, [][]int) {
 	o := tw.o
 	gen := tw.currentGen()
-	decs := map[*schemaGen]*jsonparquet.Decoder{}
-	getDec := func(g *schemaGen) (*jsonparquet.Decoder, error) {
+	decs := map[*schemaGen]*jsonrows.Decoder{}
+	getDec := func(g *schemaGen) (*jsonrows.Decoder, error) {
 		if d := decs[g]; d != nil {
 			return d, nil
 		}
@@ -469,7 +470,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 			continue
 		}
 		row, err := dec.Decode(info.payload, info.extras...)
-		var unknown *jsonparquet.UnknownFieldsError
+		var unknown *jsonrows.UnknownFieldsError
 		if errors.As(err, &unknown) && o.conf.schemaEvolution == "merge" {
 			ng, eerr := tw.evolve(info.payload)
 			if eerr != nil {
@@ -491,10 +492,7 @@ func (tw *tableWriter) write(ctx context.Context, infos []msgInfo, idxs []int, f
 			pv := row.PartitionValues()
 			pvals = make([]*string, len(pv))
 			for k := range pv {
-				if !pv[k].Null {
-					v := pv[k].Value
-					pvals[k] = &v
-				}
+				pvals[k] = parquetfile.PartitionValue(pv[k])
 			}
 		}
 		keyBuf = append(keyBuf[:0], byte(gen.idx), byte(gen.idx>>8), 0)

@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/delta"
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // create creates the table (version 0: protocol, metaData, commitInfo)
@@ -27,7 +27,7 @@ func (tw *tableWriter) create(ctx context.Context, sample [][]byte, opts delta.T
 			return nil, fmt.Errorf("parsing field %s: %w", dlFieldSchema, err)
 		}
 	} else {
-		var inf jsonparquet.Inferrer
+		var inf jsonrows.Inferrer
 		for _, row := range sample {
 			// Rows that cannot be inferred fail later, one by one, in decoding.
 			_ = inf.Add(row)

@@ -26,7 +26,7 @@ func Example() {
 	}
 	defer tbl.Close(ctx)
 
-	// The Parquet file itself is written by the caller (jsonparquet); here
+	// The Parquet file itself is written by the caller (parquetfile); here
 	// only its add action is committed, with a txn for exactly-once.
 	day := "2024-01-01"
 	tx := tbl.NewTransaction()

@@ -18,7 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 )
 
 // DefaultOptimizeTargetSize is the merged-file size OPTIMIZE aims for.
@@ -245,7 +245,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	}
 	firstKey, _ := inputs[0].DecodedPath()
 	dir := path.Dir(firstKey)
-	key := jsonparquet.FileName(0, codec)
+	key := parquetfile.FileName(0, codec)
 	if dir != "." {
 		key = dir + "/" + key
 	}
@@ -253,7 +253,7 @@ func (t *Table) compactBin(ctx context.Context, bin []*Add, schema *arrow.Schema
 	if err != nil {
 		return nil, skipped, fmt.Errorf("optimizing: creating %s: %w", key, err)
 	}
-	fw, err := jsonparquet.NewFileWriter(w, schema, jsonparquet.WriterOptions{Compression: codec})
+	fw, err := parquetfile.NewFileWriter(w, schema, parquetfile.WriterOptions{Compression: codec})
 	if err != nil {
 		_ = w.Abort()
 		return nil, skipped, fmt.Errorf("optimizing: %w", err)
@@ -330,26 +330,26 @@ func openParquet(src parquet.ReaderAtSeeker) (*file.Reader, *pqarrow.FileReader,
 }
 
 // inputCodec names the compression of a Parquet file's first column chunk
-// in jsonparquet's terms.
+// in parquetfile's terms.
 func inputCodec(pr *file.Reader) string {
 	if pr.NumRowGroups() == 0 {
-		return jsonparquet.CompressionZstd
+		return parquetfile.CompressionZstd
 	}
 	rg := pr.MetaData().RowGroup(0)
 	if rg.NumColumns() == 0 {
-		return jsonparquet.CompressionZstd
+		return parquetfile.CompressionZstd
 	}
 	cc, err := rg.ColumnChunk(0)
 	if err != nil {
-		return jsonparquet.CompressionZstd
+		return parquetfile.CompressionZstd
 	}
 	switch cc.Compression() {
 	case compress.Codecs.Snappy:
-		return jsonparquet.CompressionSnappy
+		return parquetfile.CompressionSnappy
 	case compress.Codecs.Uncompressed:
-		return jsonparquet.CompressionUncompressed
+		return parquetfile.CompressionUncompressed
 	default:
-		return jsonparquet.CompressionZstd
+		return parquetfile.CompressionZstd
 	}
 }
 

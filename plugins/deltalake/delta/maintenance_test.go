@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/danube-connect/danube-connect/plugins/deltalake/jsonparquet"
+	"github.com/danube-connect/danube-connect/plugins/deltalake/parquetfile"
 )
 
 // hookStore calls onGet (once armed) before serving a Get or Open, to interleave
@@ -82,12 +82,12 @@ func writeDataFile(t *testing.T, store *memStore, day string, from, to int64, wi
 	rec := rb.NewRecordBatch()
 	defer rec.Release()
 	var buf bytes.Buffer
-	fw, err := jsonparquet.NewFileWriter(&buf, schema, jsonparquet.WriterOptions{Compression: "snappy"})
+	fw, err := parquetfile.NewFileWriter(&buf, schema, parquetfile.WriterOptions{Compression: "snappy"})
 	require.NoError(t, err)
 	require.NoError(t, fw.Write(rec))
 	df, err := fw.Close()
 	require.NoError(t, err)
-	key := "day=" + day + "/" + jsonparquet.FileName(0, "snappy")
+	key := "day=" + day + "/" + parquetfile.FileName(0, "snappy")
 	require.NoError(t, store.Put(context.Background(), key, buf.Bytes()))
 	return Add{Path: EncodePath(key), PartitionValues: map[string]*string{"day": sp(day)}, Size: df.Size,
 		ModificationTime: 1, DataChange: true, Stats: df.Stats}

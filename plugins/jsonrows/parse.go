@@ -1,0 +1,396 @@
+package jsonrows
+
+import (
+	"encoding/base64"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+)
+
+var (
+	errOverflow   = errors.New("out of range")
+	errSyntax     = errors.New("not a JSON number")
+	errFraction   = errors.New("has a fractional part")
+	errPrecision  = errors.New("too many digits for the precision")
+	errBadTime    = errors.New("want RFC 3339, e.g. 2024-01-02T15:04:05.123456Z")
+	errBadDate    = errors.New("want YYYY-MM-DD")
+	errBadTimeVal = errors.New("field out of range")
+)
+
+// numberParts splits a strict JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numberParts(b []byte) (neg bool, intPart, frac []byte, exp int, err error) {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	intPart = b[start:i]
+	if len(intPart) == 0 || (len(intPart) > 1 && intPart[0] == '0') {
+		return false, nil, nil, 0, errSyntax
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		frac = b[fs:i]
+		if len(frac) == 0 {
+			return false, nil, nil, 0, errSyntax
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		es := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if exp < 100000 {
+				exp = exp*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		if i == es {
+			return false, nil, nil, 0, errSyntax
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(b) {
+		return false, nil, nil, 0, errSyntax
+	}
+	return neg, intPart, frac, exp, nil
+}
+
+// ParseInt parses an integral JSON number exactly. 1.0 and 1e3 are
+// accepted, 1.5 is not.
+func ParseInt(b []byte) (int64, error) {
+	// Fast path: plain short integers.
+	if n := len(b); n > 0 && n <= 18 {
+		i, neg := 0, false
+		if b[0] == '-' {
+			i, neg = 1, true
+		}
+		if i < n && (b[i] != '0' || n == i+1) {
+			var v int64
+			j := i
+			for ; j < n; j++ {
+				c := b[j]
+				if c < '0' || c > '9' {
+					break
+				}
+				v = v*10 + int64(c-'0')
+			}
+			if j == n && j > i {
+				if neg {
+					v = -v
+				}
+				return v, nil
+			}
+		}
+	}
+	num, err := ParseDecimal(b, 0, 38)
+	if err != nil {
+		return 0, err
+	}
+	if !fitsInt64(num) {
+		return 0, errOverflow
+	}
+	return int64(num.LowBits()), nil
+}
+
+func fitsInt64(n decimal128.Num) bool {
+	hi, lo := n.HighBits(), n.LowBits()
+	return (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64)
+}
+
+var (
+	bigTen     = decimal128.FromU64(10)
+	pow10Table = func() [39]decimal128.Num {
+		var t [39]decimal128.Num
+		t[0] = decimal128.FromU64(1)
+		for i := 1; i < len(t); i++ {
+			t[i] = t[i-1].Mul(bigTen)
+		}
+		return t
+	}()
+)
+
+// ParseDecimal parses a JSON number text exactly as the integer
+// value × 10^scale with at most prec digits; digits that would have to be
+// rounded away are an error.
+func ParseDecimal(b []byte, scale, prec int32) (decimal128.Num, error) {
+	neg, intPart, frac, exp, err := numberParts(b)
+	if err != nil {
+		return decimal128.Num{}, err
+	}
+	// Significant digits D (int ++ frac), value = D × 10^(exp - len(frac)).
+	var digits [80]byte
+	nd := 0
+	appendDigits := func(src []byte) bool {
+		for _, c := range src {
+			if nd == 0 && c == '0' {
+				continue // leading zeros
+			}
+			if nd == len(digits) {
+				return false
+			}
+			digits[nd] = c
+			nd++
+		}
+		return true
+	}
+	if !appendDigits(intPart) || !appendDigits(frac) {
+		return decimal128.Num{}, errPrecision
+	}
+	k := exp - len(frac) + int(scale)
+	if nd == 0 {
+		return decimal128.Num{}, nil
+	}
+	if k < 0 {
+		drop := -k
+		if drop > nd {
+			return decimal128.Num{}, errFraction
+		}
+		for _, c := range digits[nd-drop : nd] {
+			if c != '0' {
+				return decimal128.Num{}, errFraction
+			}
+		}
+		nd -= drop
+		k = 0
+		if nd == 0 {
+			return decimal128.Num{}, nil
+		}
+	}
+	if nd+k > int(prec) {
+		if prec >= 38 {
+			return decimal128.Num{}, errOverflow
+		}
+		return decimal128.Num{}, errPrecision
+	}
+	var n decimal128.Num
+	for _, c := range digits[:nd] {
+		n = n.Mul(bigTen).Add(decimal128.FromU64(uint64(c - '0')))
+	}
+	if k > 0 {
+		n = n.Mul(pow10Table[k])
+	}
+	if neg {
+		n = n.Negate()
+	}
+	return n, nil
+}
+
+// ParseFloat parses a strict JSON number as a float of the given size;
+// values beyond the float range are errors, not infinities.
+func ParseFloat(b []byte, bits int) (float64, error) {
+	if _, _, _, _, err := numberParts(b); err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(unsafeString(b), bits)
+	if err != nil {
+		return 0, errOverflow
+	}
+	return f, nil
+}
+
+// daysFromCivil counts days since 1970-01-01 in the proleptic Gregorian
+// calendar (H. Hinnant's algorithm).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+func digitsAt(s []byte, i, n int) (int64, bool) {
+	if i+n > len(s) {
+		return 0, false
+	}
+	var v int64
+	for _, c := range s[i : i+n] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// parseYMD parses "YYYY-MM-DD" at the start of s.
+func parseYMD(s []byte) (days int64, ok bool) {
+	y, ok1 := digitsAt(s, 0, 4)
+	m, ok2 := digitsAt(s, 5, 2)
+	d, ok3 := digitsAt(s, 8, 2)
+	if !ok1 || !ok2 || !ok3 || s[4] != '-' || s[7] != '-' || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, false
+	}
+	return daysFromCivil(y, m, d), true
+}
+
+// ParseDate parses "YYYY-MM-DD" into days since 1970-01-01.
+func ParseDate(s []byte) (int64, error) {
+	if len(s) != 10 {
+		return 0, errBadDate
+	}
+	days, ok := parseYMD(s)
+	if !ok {
+		return 0, errBadDate
+	}
+	return days, nil
+}
+
+var unitPerSecond = [...]int64{arrow.Second: 1, arrow.Millisecond: 1e3, arrow.Microsecond: 1e6, arrow.Nanosecond: 1e9}
+
+// ParseTimestamp parses RFC 3339 ("2024-01-02T15:04:05.123456789+02:00",
+// 'T' may also be 't' or ' ') into unit since the epoch, UTC. Fractions
+// finer than unit are truncated towards negative infinity. With naive
+// (timestamp_ntz columns) the zone designator may be left out.
+func ParseTimestamp(s []byte, unit arrow.TimeUnit, naive bool) (int64, error) {
+	if len(s) < 19 {
+		return 0, errBadTime
+	}
+	days, ok := parseYMD(s)
+	if !ok || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') {
+		return 0, errBadTime
+	}
+	hh, ok1 := digitsAt(s, 11, 2)
+	mm, ok2 := digitsAt(s, 14, 2)
+	ss, ok3 := digitsAt(s, 17, 2)
+	if !ok1 || !ok2 || !ok3 || s[13] != ':' || s[16] != ':' {
+		return 0, errBadTime
+	}
+	if hh > 23 || mm > 59 || ss > 59 {
+		return 0, errBadTimeVal
+	}
+	i := 19
+	var fracNanos int64
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+		i++
+		start := i
+		scale := int64(1e8)
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			fracNanos += int64(s[i]-'0') * scale
+			scale /= 10
+			i++
+		}
+		if i == start {
+			return 0, errBadTime
+		}
+	}
+	offset, next, err := parseZone(s, i, naive)
+	if err != nil {
+		return 0, err
+	}
+	i = next
+	if i != len(s) {
+		return 0, errBadTime
+	}
+	secs := days*86400 + hh*3600 + mm*60 + ss - offset
+	per := unitPerSecond[unit]
+	if secs > math.MaxInt64/per-1 || secs < math.MinInt64/per+1 {
+		return 0, errOverflow
+	}
+	return secs*per + fracNanos/(1e9/per), nil
+}
+
+// parseZone reads the zone designator at s[i:] ("Z", "+hh:mm", "-hh:mm",
+// or nothing when naive), returning its offset in seconds east of UTC.
+func parseZone(s []byte, i int, naive bool) (offset int64, next int, err error) {
+	if i == len(s) {
+		if naive {
+			return 0, i, nil
+		}
+		return 0, i, errBadTime
+	}
+	switch s[i] {
+	case 'Z', 'z':
+		return 0, i + 1, nil
+	case '+', '-':
+		oh, ok1 := digitsAt(s, i+1, 2)
+		om, ok2 := digitsAt(s, i+4, 2)
+		if !ok1 || !ok2 || s[i+3] != ':' || oh > 23 || om > 59 {
+			return 0, i, errBadTime
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		return offset, i + 6, nil
+	}
+	return 0, i, errBadTime
+}
+
+// ParseEpoch converts the JSON number raw, counted in from since the Unix
+// epoch, into the unit to. A number in a coarser unit is scaled exactly and
+// may carry a fraction down to the target unit (1.5 s into ms); anything
+// finer is rejected. A number in a finer unit (ns into µs) must be an
+// integer and is truncated towards negative infinity.
+func ParseEpoch(raw []byte, from, to arrow.TimeUnit) (int64, error) {
+	if from <= to {
+		num, err := ParseDecimal(raw, int32(3*(to-from)), 38)
+		if err != nil {
+			return 0, err
+		}
+		if !fitsInt64(num) {
+			return 0, errOverflow
+		}
+		return int64(num.LowBits()), nil
+	}
+	i, err := ParseInt(raw)
+	if err != nil {
+		return 0, err
+	}
+	return floorDiv(i, int64(math.Pow10(int(3*(from-to))))), nil
+}
+
+// DecodeBase64 appends the bytes of the standard-alphabet base64 text s,
+// padded or not, to dst. On error dst is returned unchanged.
+func DecodeBase64(dst, s []byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	if len(s)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	start := len(dst)
+	need := enc.DecodedLen(len(s))
+	dst = slices.Grow(dst, need)[:start+need]
+	m, err := enc.Decode(dst[start:], s)
+	if err != nil {
+		return dst[:start], err
+	}
+	return dst[:start+m], nil
+}
