@@ -217,7 +217,7 @@ columns: [ { name: text, type: string, required: true } ]
 		11: `missing required field "text"`,
 		13: "invalid JSON",
 		15: "dimension 1000001, want 8",
-		17: "out of the float32 range",
+		17: "element 7 (1e40): out of range of float32",
 	}
 	// An oversized batch: 20,000 messages in one call, one add.
 	const n = 20000

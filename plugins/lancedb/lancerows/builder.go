@@ -1,12 +1,9 @@
 package lancerows
 
 import (
-	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -218,12 +215,15 @@ func (b *Builder) parseVector(v *fastjson.Value) error {
 		}
 		// Parsed straight to float32 (correctly rounded, as the fast path).
 		b.numbuf = e.MarshalTo(b.numbuf[:0])
-		f, err := strconv.ParseFloat(string(b.numbuf), 32)
-		if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
-			return fmt.Errorf("vector %q: element %d (%s) is out of the float32 range", vs.name, j, b.numbuf)
-		}
+		f, err := jsonrows.ParseFloat(b.numbuf, 32)
 		if err != nil {
-			return fmt.Errorf("vector %q: element %d: %v", vs.name, j, err)
+			switch lower := strings.ToLower(string(b.numbuf)); {
+			case strings.Contains(lower, "nan"):
+				return fmt.Errorf("vector %q: element %d is NaN", vs.name, j)
+			case strings.Contains(lower, "inf"):
+				return fmt.Errorf("vector %q: element %d is infinite", vs.name, j)
+			}
+			return fmt.Errorf("vector %q: element %d (%s): %v of float32", vs.name, j, b.numbuf, err)
 		}
 		if err := b.checkElement(j, f); err != nil {
 			return err
@@ -260,23 +260,17 @@ func (b *Builder) parseBase64(v *fastjson.Value) error {
 // decodeBase64 appends the vector encoded in s to b.vecs.
 func (b *Builder) decodeBase64(s []byte) error {
 	vs := &b.l.vector
-	enc := base64.StdEncoding
-	if len(s)%4 != 0 {
-		enc = base64.RawStdEncoding
-	}
 	want := 4 * vs.dim
-	if enc.DecodedLen(len(s)) < want || enc.DecodedLen(len(s)) > want+2 {
-		return fmt.Errorf("vector %q: base64 of %d bytes holds %d float32, want %d", vs.name, len(s), enc.DecodedLen(len(s))/4, vs.dim)
+	// 4 base64 characters carry 3 bytes: check the size before decoding.
+	if approx := len(s) * 3 / 4; approx < want || approx > want+3 {
+		return fmt.Errorf("vector %q: base64 of %d bytes holds %d float32, want %d", vs.name, len(s), approx/4, vs.dim)
 	}
-	if cap(b.b64buf) < want+2 {
-		b.b64buf = make([]byte, want+2)
-	}
-	buf := b.b64buf[:want+2]
-	n, err := enc.Decode(buf, s)
+	buf, err := jsonrows.DecodeBase64(b.b64buf[:0], s)
 	if err != nil {
 		return fmt.Errorf("vector %q: invalid base64: %w", vs.name, err)
 	}
-	if n != want {
+	b.b64buf = buf
+	if n := len(buf); n != want {
 		return fmt.Errorf("vector %q: base64 decodes to %d bytes (%d float32), want %d float32", vs.name, n, n/4, vs.dim)
 	}
 	for j := 0; j < vs.dim; j++ {

@@ -137,7 +137,7 @@ func TestBuilderRejectsBadMessagesWhole(t *testing.T) {
 		{"string element", `{"id":"a","text":"t","embedding":[1,"2",3]}`, `element 1 is a string ("2"), want a number`, EncodingJSON},
 		{"null element", `{"id":"a","text":"t","embedding":[1,null,3]}`, `element 1 is a null`, EncodingJSON},
 		{"NaN literal", `{"id":"a","text":"t","embedding":[1,NaN,3]}`, `element 1 is NaN`, EncodingJSON},
-		{"overflow", `{"id":"a","text":"t","embedding":[1,1e39,3]}`, `element 1 (1e39) is out of the float32 range`, EncodingJSON},
+		{"overflow", `{"id":"a","text":"t","embedding":[1,1e39,3]}`, `element 1 (1e39): out of range of float32`, EncodingJSON},
 		{"vector not array", `{"id":"a","text":"t","embedding":"1,2,3"}`, `want a JSON array of 3 numbers`, EncodingJSON},
 		{"null vector", `{"id":"a","text":"t","embedding":null}`, `vector field "embedding" is null`, EncodingJSON},
 		{"missing vector", `{"id":"a","text":"t"}`, `missing required vector field "embedding"`, EncodingJSON},

@@ -2,8 +2,8 @@ package lancerows
 
 import (
 	"bytes"
-	"strconv"
-	"unsafe"
+
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
 // The fast path for the vector: a row is mostly its vector (768 numbers are
@@ -155,7 +155,7 @@ func (b *Builder) fastVector(span []byte) bool {
 		for j < len(span) && (span[j] >= '0' && span[j] <= '9' || span[j] == '.' || span[j] == 'e' || span[j] == 'E' || span[j] == '-' || span[j] == '+') {
 			j++
 		}
-		f, err := strconv.ParseFloat(unsafe.String(&span[i], j-i), 32)
+		f, err := jsonrows.ParseFloat(span[i:j], 32)
 		if err != nil || (vs.elem == ElementFloat16 && (f > 65504 || f < -65504)) {
 			break
 		}
