@@ -7,7 +7,7 @@ Request fields: op ("read", "create" or "optimize"), uri, table, storage_options
   read:     ids_and_vectors (bool: return every row's id and vector),
             query (a vector) and k: nearest neighbours of query, as ids
   create:   rows (list of objects), schema ([[name, type, nullable], ...] with
-            type one of: string, int64, float64, vector:<dim>)
+            type one of: string, int64, float64, vector:<dim>), data_storage_version
   optimize: compacts the table (the documented maintenance job)
 """
 import json
@@ -30,14 +30,15 @@ def main():
     out = {}
     if op == "create":
         schema = pa.schema([pa.field(n, arrow_type(t), nullable=nl) for n, t, nl in req["schema"]])
-        tbl = db.create_table(req["table"], data=pa.Table.from_pylist(req["rows"], schema=schema))
+        tbl = db.create_table(req["table"], data=pa.Table.from_pylist(req["rows"], schema=schema),
+                              data_storage_version=req.get("data_storage_version"))
         out["count"] = tbl.count_rows()
     elif op == "optimize":
         tbl = db.open_table(req["table"])
-        before = len(tbl.to_lance().get_fragments())
+        before = tbl.stats()["fragment_stats"]["num_fragments"]
         tbl.optimize()
         out["fragments_before"] = before
-        out["fragments_after"] = len(tbl.to_lance().get_fragments())
+        out["fragments_after"] = tbl.stats()["fragment_stats"]["num_fragments"]
         out["count"] = tbl.count_rows()
     elif op == "read":
         tbl = db.open_table(req["table"])
@@ -60,7 +61,10 @@ def main():
             out["columns"] = cols
         if "query" in req:
             vcol = req.get("vector_column", "vector")
-            res = tbl.search(req["query"], vector_column_name=vcol).limit(req.get("k", 1)).to_arrow()
+            q = tbl.search(req["query"], vector_column_name=vcol).limit(req.get("k", 1))
+            if out["indices"]:
+                q = q.refine_factor(50)  # re-rank exactly: PQ distances are approximate
+            res = q.to_arrow()
             out["nearest"] = res.column(req.get("id_column", "id")).to_pylist()
     else:
         raise SystemExit("unknown op " + op)
