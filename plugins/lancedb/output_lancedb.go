@@ -59,6 +59,9 @@ Each row of a message (see `+"`payload_format`"+`) becomes one table row: an id,
 declared text and metadata columns, each read from a path in the JSON row. The table is created with that schema
 when it does not exist (`+"`create_table`"+`); an existing table (created by Python, say) is written with its own column
 order, types and nullability, and must have every declared column (the others must be nullable: they get nulls).
+The linked Lance (0.37) writes file format 2.0; a table created at format 2.2 (the default of newer Python
+`+"`lancedb`"+` releases) must not be appended to, as newer readers reject what Lance 0.37 writes there: create shared
+tables with `+"`data_storage_version=\"2.1\"`"+` or lower.
 
 The output links lancedb-go's native library (Rust, via cgo). Binaries built without it (plain `+"`go build`"+`) list this
 output but fail at start with a message saying how to build with LanceDB support: `+"`make build-lancedb`"+`.
