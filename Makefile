@@ -6,17 +6,27 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 DATE      := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 # Internal linking: Pebble's cgo packages (the disk buffer) would otherwise switch
 # the binary to gcc's linker, whose layout keeps ~30 MB more of it resident.
-LDFLAGS   := -s -w -linkmode=internal -X main.Version=$(VERSION) -X main.DateBuilt=$(DATE)
+LDFLAGS_BASE := -s -w -X main.Version=$(VERSION) -X main.DateBuilt=$(DATE)
+LDFLAGS   := $(LDFLAGS_BASE) -linkmode=internal
 BIN       := bin/danube-connect
 CACHE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/danube-connect
 SERVICES  := resources/scripts/services.sh
 GO_TEST_FLAGS ?= -race -count=1 -timeout 40m
+# lancedb output: lancedb-go's native library, built from source once and cached
+# (the script prints the archive's path); linked only with -tags lancedb.
+LANCEDB_NATIVE := resources/scripts/lancedb-native.sh
+LANCEDB_CGO     = archive=$$(bash $(LANCEDB_NATIVE)) && export CGO_ENABLED=1 CGO_LDFLAGS="$$archive -lm -ldl -lpthread"
 
-.PHONY: build run test unit-test services services-down check bench proto docker clean
+.PHONY: build build-lancedb run test unit-test services services-down check bench proto docker clean
 
 ## build: compile the danube-connect binary into bin/
 build:
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/danube-connect
+
+## build-lancedb: the binary with the lancedb output (first run: builds the native
+## library with cargo, 20-30 min on 2 cores, then cached under $(CACHE_DIR)/lancedb)
+build-lancedb:
+	$(LANCEDB_CGO) && go build -tags lancedb -trimpath -ldflags '$(LDFLAGS_BASE)' -o $(BIN) ./cmd/danube-connect
 
 ## run: build and run the quickstart pipeline (local files only, no servers)
 run: build
@@ -41,7 +51,8 @@ check:
 test: services check
 	set -a && source $(CACHE_DIR)/services.env && set +a && \
 	go test $(GO_TEST_FLAGS) ./... && \
-	go test -count=1 -run TestConformance ./plugins/danube/
+	go test -count=1 -run TestConformance ./plugins/danube/ && \
+	$(LANCEDB_CGO) && go test -tags lancedb $(GO_TEST_FLAGS) ./plugins/lancedb/...
 
 ## bench: the benchmark tables of every component (ours vs the issue's baselines)
 bench: build services
@@ -52,7 +63,8 @@ bench: build services
 	go run ./integration/bench/diskbuffer && \
 	go run ./integration/bench/webhook && \
 	go run ./integration/bench/greptime && \
-	go run ./integration/bench/clickhouse
+	go run ./integration/bench/clickhouse && \
+	$(LANCEDB_CGO) && go run ./integration/bench/lancedb
 
 ## proto: regenerate the Danube gRPC stubs from our .proto files
 proto:

@@ -18,6 +18,7 @@ import (
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
 	_ "github.com/danube-connect/danube-connect/plugins/diskbuffer"
 	_ "github.com/danube-connect/danube-connect/plugins/greptime"
+	_ "github.com/danube-connect/danube-connect/plugins/lancedb"
 	_ "github.com/danube-connect/danube-connect/plugins/prometheus"
 	_ "github.com/danube-connect/danube-connect/plugins/webhook"
 )

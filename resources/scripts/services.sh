@@ -26,6 +26,7 @@ MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 AZURITE_PKG="azurite@3.35.0"
 DELTALAKE_PKG="deltalake==1.6.6"
 PYARROW_PKG="pyarrow==26.0.1"
+LANCEDB_PY_PKG="lancedb==0.40.0"
 
 MINIO_HOST=127.0.0.1
 MINIO_PORT="${DC_MINIO_PORT:-19000}"
@@ -247,6 +248,21 @@ start_clickhouse() {
 	wait_until 60 clickhouse-server clickhouse clickhouse_ready
 }
 
+# --- LanceDB reference reader (Python lancedb, in the same venv) ------------------
+
+python_lancedb_ready() {
+	"$(venv_python)" -c 'import lancedb, sys; sys.exit(lancedb.__version__ != "0.40.0")' 2>/dev/null
+}
+
+install_python_lancedb() {
+	python_lancedb_ready && return
+	log "installing $LANCEDB_PY_PKG into $CACHE/venv"
+	# pyarrow stays pinned: deltalake shares the venv.
+	"$(venv_python)" -m pip install -q --disable-pip-version-check "$LANCEDB_PY_PKG" "$PYARROW_PKG" >"$RUN/pip-lancedb.log" 2>&1 ||
+		{ tail -n 30 "$RUN/pip-lancedb.log" >&2; die "pip install failed (log: $RUN/pip-lancedb.log)"; }
+	python_lancedb_ready || die "the venv has no working lancedb 0.40.0"
+}
+
 # --- commands ----------------------------------------------------------------
 
 write_env() {
@@ -297,6 +313,7 @@ cmd_up() {
 		wait "${pids[$i]}" || { log "installing ${names[$i]} failed"; failed=1; }
 	done
 	[ $failed = 0 ] || exit 1
+	install_python_lancedb
 	start_minio
 	start_azurite
 	start_clickhouse

@@ -1,0 +1,363 @@
+// Command lancedb benchmarks the lancedb output (issue 9, "make bench").
+//
+// For each vector dimension (768 and 1536 by default) it generates, once
+// (cached under ~/.cache/danube-connect/bench/), files of rows with an id, a
+// text of about 200 bytes and a float32 vector, and runs:
+//
+//	(a) danube-connect: file input, one row per message, JSON vectors -> lancedb
+//	(b) the same pipeline into drop (the framework's ceiling)
+//	(c) Python lancedb: table.add(pyarrow table) in batches of the same size
+//	    (the native core's rate: only the adds are timed)
+//	(d) as (a) with vector_encoding: base64_f32
+//	(e) as (d) with payload_format: ndjson, 1,000 rows per message
+//
+// and prints vectors/s, MB/s (input bytes; Arrow bytes for (c)), the ratios
+// to (b) and (c) and the peak RSS of each process. Every scenario is its own
+// process. The machine may be shared: compare ratios, not absolute rates.
+//
+// It needs a danube-connect built with LanceDB support: it builds one with
+// -tags lancedb, linking the archive resources/scripts/lancedb-native.sh
+// prints (CGO_LDFLAGS from the environment wins), and $DC_PYTHON with the
+// lancedb package for (c) (make services).
+//
+//	go run ./integration/bench/lancedb [-rows768 100000] [-rows1536 20000] [-batch768 10000] [-batch1536 2000] [-scenarios a,b,c,d,e]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type result struct {
+	name    string
+	seconds float64
+	rows    int64
+	bytes   int64
+	maxRSS  int64 // bytes
+	cpu     float64
+	note    string
+}
+
+func (r result) vps() float64 { return float64(r.rows) / r.seconds }
+
+func main() {
+	rows768 := flag.Int("rows768", 100000, "rows at 768 dimensions (0 skips)")
+	rows1536 := flag.Int("rows1536", 20000, "rows at 1536 dimensions (0 skips)")
+	batch768 := flag.Int("batch768", 10000, "rows per add at 768-d: output batching (rows), Python batch size")
+	batch1536 := flag.Int("batch1536", 2000, "rows per add at 1536-d (smaller: a batch is held in several copies, payload, Arrow and IPC)")
+	maxInFlight := flag.Int("max-in-flight", 4, "max_in_flight of the output")
+	scenarios := flag.String("scenarios", "a,b,c,d,e", "scenarios to run")
+	keep := flag.Bool("keep", false, "keep the written tables")
+	generateOnly := flag.Bool("generate-only", false, "only write the cached input files")
+	flag.Parse()
+	if *generateOnly {
+		for _, d := range []struct{ dim, rows int }{{768, *rows768}, {1536, *rows1536}} {
+			if d.rows > 0 {
+				ensureData(d.dim, d.rows)
+			}
+		}
+		return
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*scenarios, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+
+	work, err := os.MkdirTemp("", "lancedb-bench")
+	must(err, "temp dir")
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	bin := buildBinary(work)
+	py := os.Getenv("DC_PYTHON")
+	if want["c"] && py == "" {
+		must(fmt.Errorf("DC_PYTHON is not set"), "scenario (c) needs Python lancedb: run `make services` and source ~/.cache/danube-connect/services.env")
+	}
+
+	for _, run := range []struct{ dim, rows, batch int }{{768, *rows768, *batch768}, {1536, *rows1536, *batch1536}} {
+		if run.rows == 0 {
+			continue
+		}
+		batch := &run.batch
+		files := ensureData(run.dim, run.rows)
+		fmt.Printf("\n== lancedb: %d rows of %d-d float32 vectors, batches of %d rows, max_in_flight %d\n",
+			run.rows, run.dim, *batch, *maxInFlight)
+		var res []result
+		base := func(name, data, table, extra string, batchCount int) result {
+			out := fmt.Sprintf(`  lancedb:
+    uri: %s
+    table: %s
+    vector: { dimension: %d }
+    columns: [ { name: text, type: string } ]
+%s    max_in_flight: %d
+    batching: { count: %d, period: 1s }
+`, filepath.Join(work, "db"), table, run.dim, extra, *maxInFlight, batchCount)
+			return runPipeline(bin, work, name, data, int64(run.rows), out, "\n")
+		}
+		var a, b, c result
+		if want["a"] {
+			a = base("a lancedb json", files.json, fmt.Sprintf("a%d", run.dim), "", *batch)
+			res = append(res, a)
+		}
+		if want["b"] {
+			b = runPipeline(bin, work, "b drop", files.json, int64(run.rows), fmt.Sprintf(`  broker:
+    outputs: [ { drop: {} } ]
+    batching: { count: %d, period: 1s }
+`, *batch), "\n")
+			res = append(res, b)
+		}
+		if want["c"] {
+			c = runPython(py, work, run.dim, run.rows, *batch)
+			res = append(res, c)
+		}
+		if want["d"] {
+			res = append(res, base("d lancedb base64", files.b64, fmt.Sprintf("d%d", run.dim), "    vector_encoding: base64_f32\n", *batch))
+		}
+		if want["e"] {
+			per := max(1, *batch/1000)
+			res = append(res, runPipelineGrouped(bin, work, files.ndjson, int64(run.rows), fmt.Sprintf(`  lancedb:
+    uri: %s
+    table: e%d
+    vector: { dimension: %d }
+    columns: [ { name: text, type: string } ]
+    payload_format: ndjson
+    vector_encoding: base64_f32
+    max_in_flight: %d
+    batching: { count: %d, period: 1s }
+`, filepath.Join(work, "db"), run.dim, run.dim, *maxInFlight, per)))
+		}
+		report(res, b, c)
+	}
+}
+
+func must(err error, what string) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		os.Exit(1)
+	}
+}
+
+// buildBinary builds danube-connect with the lancedb tag.
+func buildBinary(work string) string {
+	bin := filepath.Join(work, "danube-connect")
+	ldflags := os.Getenv("CGO_LDFLAGS")
+	if !strings.Contains(ldflags, "liblancedb_go.a") {
+		out, err := exec.Command("bash", "resources/scripts/lancedb-native.sh").Output()
+		must(err, "building the LanceDB native library (resources/scripts/lancedb-native.sh; run from the repository root)")
+		ldflags = strings.TrimSpace(string(out)) + " -lm -ldl -lpthread"
+	}
+	cmd := exec.Command("go", "build", "-tags", "lancedb", "-ldflags", "-s -w", "-o", bin, "./cmd/danube-connect")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "CGO_LDFLAGS="+ldflags)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	must(cmd.Run(), "building danube-connect with -tags lancedb")
+	return bin
+}
+
+func cacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "danube-connect")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "danube-connect")
+}
+
+type dataFiles struct{ json, b64, ndjson string }
+
+// groupSep separates the 1,000-row messages of the ndjson file.
+const groupSep = "\x1e\n"
+
+// ensureData writes (once) the three input files for dim and rows.
+func ensureData(dim, rows int) dataFiles {
+	dir := filepath.Join(cacheDir(), "bench", "lancedb")
+	must(os.MkdirAll(dir, 0o755), "cache dir")
+	prefix := filepath.Join(dir, fmt.Sprintf("d%d-n%d", dim, rows))
+	f := dataFiles{json: prefix + "-json.jsonl", b64: prefix + "-b64.jsonl", ndjson: prefix + "-b64-x1000.ndjson"}
+	if _, err := os.Stat(f.ndjson); err == nil {
+		return f
+	}
+	fmt.Fprintf(os.Stderr, "generating %s-*\n", prefix)
+	rng := rand.New(rand.NewPCG(uint64(dim), uint64(rows)))
+	open := func(p string) (*os.File, *bufio.Writer) {
+		fh, err := os.Create(p + ".tmp")
+		must(err, "creating data")
+		return fh, bufio.NewWriterSize(fh, 1<<20)
+	}
+	fj, wj := open(f.json)
+	fb, wb := open(f.b64)
+	fn, wn := open(f.ndjson)
+	vec := make([]float32, dim)
+	raw := make([]byte, 4*dim)
+	var line []byte
+	text := strings.Repeat("lorem ipsum dolor sit amet ", 8)
+	for i := 0; i < rows; i++ {
+		var norm float64
+		for j := range vec {
+			vec[j] = float32(rng.NormFloat64())
+			norm += float64(vec[j]) * float64(vec[j])
+		}
+		norm = math.Sqrt(norm)
+		line = append(line[:0], `{"id":"`...)
+		line = strconv.AppendInt(line, int64(i), 10)
+		line = append(line, `","text":"`...)
+		line = append(line, text...)
+		line = append(line, `","vector":[`...)
+		for j := range vec {
+			vec[j] = float32(float64(vec[j]) / norm)
+			if j > 0 {
+				line = append(line, ',')
+			}
+			line = strconv.AppendFloat(line, float64(vec[j]), 'g', -1, 32)
+			binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(vec[j]))
+		}
+		line = append(line, "]}\n"...)
+		wj.Write(line)
+		b := fmt.Sprintf(`{"id":"%d","text":"%s","vector":"%s"}`, i, text, base64.StdEncoding.EncodeToString(raw))
+		wb.WriteString(b + "\n")
+		wn.WriteString(b)
+		if (i+1)%1000 == 0 || i == rows-1 {
+			wn.WriteString(groupSep)
+		} else {
+			wn.WriteString("\n")
+		}
+	}
+	for _, p := range []struct {
+		f    *os.File
+		w    *bufio.Writer
+		path string
+	}{{fj, wj, f.json}, {fb, wb, f.b64}, {fn, wn, f.ndjson}} {
+		must(p.w.Flush(), "writing data")
+		must(p.f.Close(), "writing data")
+		must(os.Rename(p.path+".tmp", p.path), "writing data")
+	}
+	return f
+}
+
+func runPipelineGrouped(bin, work, data string, rows int64, output string) result {
+	return runPipeline(bin, work, "e lancedb ndjson x1000", data, rows, output, groupSep)
+}
+
+// runPipeline runs danube-connect on data (messages separated by sep) into
+// output, to the end of the input.
+func runPipeline(bin, work, name, data string, rows int64, output, sep string) result {
+	fi, err := os.Stat(data)
+	must(err, "stat data")
+	cfg := fmt.Sprintf(`
+http: { enabled: false }
+logger: { level: warn }
+input:
+  file:
+    paths: [ %s ]
+    scanner:
+      lines:
+        custom_delimiter: %q
+        max_buffer_size: 67108864
+output:
+%s
+shutdown_timeout: 120s
+`, data, sep, output)
+	cfgPath := filepath.Join(work, strings.Fields(name)[0]+".yaml")
+	must(os.WriteFile(cfgPath, []byte(cfg), 0o644), "writing config")
+	cmd := exec.Command(bin, "run", cfgPath)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	start := time.Now()
+	err = cmd.Run()
+	res := result{name: name, seconds: time.Since(start).Seconds(), rows: rows, bytes: fi.Size()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxRSS = ru.Maxrss * 1024
+		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	if err != nil || strings.Contains(logs.String(), "level=error") {
+		res.note = fmt.Sprintf("failed: %v; last log lines:\n%s", err, tail(logs.String(), 10))
+	}
+	return res
+}
+
+// pyBench is scenario (c): Python lancedb, only the adds timed.
+const pyBench = `
+import json, resource, sys, time
+import lancedb, numpy as np, pyarrow as pa
+uri, dim, rows, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(dim)
+text = "lorem ipsum dolor sit amet " * 8
+schema = pa.schema([pa.field("id", pa.string(), False), pa.field("vector", pa.list_(pa.float32(), dim), False), pa.field("text", pa.string())])
+tables = []
+for start in range(0, rows, batch):
+    n = min(batch, rows - start)
+    v = rng.standard_normal((n, dim), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    tables.append(pa.Table.from_arrays([pa.array([str(i) for i in range(start, start + n)]),
+        pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), dim), pa.array([text] * n)], schema=schema))
+db = lancedb.connect(uri)
+tbl = db.create_table("c%d" % dim, schema=schema)
+t0 = time.perf_counter()
+for t in tables:
+    tbl.add(t)
+secs = time.perf_counter() - t0
+assert tbl.count_rows() == rows
+print(json.dumps({"seconds": secs, "bytes": sum(t.nbytes for t in tables)}))
+`
+
+func runPython(py, work string, dim, rows, batch int) result {
+	cmd := exec.Command(py, "-W", "ignore", "-c", pyBench, filepath.Join(work, "pydb"), strconv.Itoa(dim), strconv.Itoa(rows), strconv.Itoa(batch))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	res := result{name: "c python lancedb", rows: int64(rows)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.maxRSS = ru.Maxrss * 1024
+	}
+	if err != nil {
+		res.note = fmt.Sprintf("failed: %v: %s", err, tail(stderr.String(), 10))
+		res.seconds = math.NaN()
+		return res
+	}
+	var secs float64
+	var bytes int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), `{"seconds": %g, "bytes": %d}`, &secs, &bytes); err != nil {
+		res.note = "unreadable output: " + string(out)
+		res.seconds = math.NaN()
+		return res
+	}
+	res.seconds, res.bytes = secs, bytes
+	return res
+}
+
+func report(res []result, b, c result) {
+	fmt.Printf("%-24s %10s %12s %9s %8s %8s %10s %8s\n", "scenario", "seconds", "vectors/s", "MB/s", "÷(b)", "÷(c)", "peak RSS", "CPU s")
+	for _, r := range res {
+		ratio := func(base result) string {
+			if base.rows == 0 || base.seconds == 0 || math.IsNaN(base.seconds) {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", r.vps()/base.vps())
+		}
+		fmt.Printf("%-24s %10.2f %12.0f %9.1f %8s %8s %8.0fMB %8.1f\n", r.name, r.seconds, r.vps(),
+			float64(r.bytes)/r.seconds/1e6, ratio(b), ratio(c), float64(r.maxRSS)/1e6, r.cpu)
+		if r.note != "" {
+			fmt.Printf("    %s\n", r.note)
+		}
+	}
+	fmt.Println("targets: (a) >= 10,000 vectors/s at 768-d and >= 0.7 of (b); (e) >= 0.5 of (c); peak RSS < 200 MB at 1536-d")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,356 @@
+package lancerows
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/float16"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/valyala/fastjson"
+
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
+)
+
+// Builder accumulates the rows of many messages into one Arrow record. A
+// message is taken whole or not at all: its rows are parsed and checked into
+// a staging area first, and reach the Arrow builders only when every row of
+// the message is valid.
+type Builder struct {
+	l      *Layout
+	format jsonrows.Format
+	rb     *array.RecordBuilder
+	parser fastjson.Parser
+	rows   int
+
+	// staging of the current message
+	cells  []cell    // len(cols) per row
+	vecs   []float32 // dim per row
+	arena  []byte    // string and JSON bytes
+	b64buf []byte
+	numbuf []byte
+	rest   []byte // a row with its vector replaced by null (fast path)
+}
+
+type cell struct {
+	null bool
+	i    int64
+	f    float64
+	off  int
+	n    int
+}
+
+// NewBuilder returns an empty builder of records for l.
+func NewBuilder(l *Layout, format jsonrows.Format, mem memory.Allocator) *Builder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	return &Builder{l: l, format: format, rb: array.NewRecordBuilder(mem, l.table)}
+}
+
+// Rows is the number of rows appended since the last NewRecord.
+func (b *Builder) Rows() int { return b.rows }
+
+// Release frees the builder's buffers.
+func (b *Builder) Release() { b.rb.Release() }
+
+// NewRecord returns the rows appended so far as one record (the caller
+// releases it) and empties the builder.
+func (b *Builder) NewRecord() arrow.Record {
+	b.rows = 0
+	return b.rb.NewRecord()
+}
+
+// Append parses every row of one message payload (framed by the builder's
+// payload format) and appends them, or none: the error of the first bad row
+// is a *jsonrows.RowError naming it. It returns the number of rows appended.
+func (b *Builder) Append(payload []byte) (int, error) {
+	b.cells, b.vecs, b.arena = b.cells[:0], b.vecs[:0], b.arena[:0]
+	n, err := jsonrows.Each(b.format, payload, func(_ int, row []byte) error {
+		return b.stage(row)
+	})
+	if err != nil {
+		return 0, err
+	}
+	b.commit(n)
+	return n, nil
+}
+
+func (b *Builder) stage(row []byte) error {
+	doc, fast := row, false
+	if start, end, ok := locate(row, b.l.vector.path); ok {
+		if b.l.vector.encoding == EncodingJSON {
+			fast = b.fastVector(row[start:end])
+		} else {
+			fast = b.fastBase64(row[start:end])
+		}
+		if fast {
+			b.rest = append(append(append(b.rest[:0], row[:start]...), "null"...), row[end:]...)
+			doc = b.rest
+		}
+	}
+	v, err := b.parser.ParseBytes(doc)
+	if err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return fmt.Errorf("row is a JSON %s, want an object", v.Type())
+	}
+	for i := range b.l.cols {
+		c, err := b.parseCell(&b.l.cols[i], v.Get(b.l.cols[i].path...))
+		if err != nil {
+			return err
+		}
+		b.cells = append(b.cells, c)
+	}
+	if fast {
+		return nil
+	}
+	return b.parseVector(v.Get(b.l.vector.path...))
+}
+
+func (b *Builder) parseCell(c *colSpec, v *fastjson.Value) (cell, error) {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		if c.required {
+			if v == nil {
+				return cell{}, fmt.Errorf("missing required field %q (%s)", strings.Join(c.path, "."), c.name)
+			}
+			return cell{}, fmt.Errorf("field %q (%s) is null, but required", strings.Join(c.path, "."), c.name)
+		}
+		return cell{null: true}, nil
+	}
+	bad := func(want string) error {
+		return fmt.Errorf("field %q (%s): %s value %s, want %s", strings.Join(c.path, "."), c.name, v.Type(), truncate(v), want)
+	}
+	switch c.typ {
+	case String:
+		if v.Type() != fastjson.TypeString {
+			return cell{}, bad("a string")
+		}
+		s := v.GetStringBytes()
+		off := len(b.arena)
+		b.arena = append(b.arena, s...)
+		return cell{off: off, n: len(s)}, nil
+	case JSON:
+		off := len(b.arena)
+		b.arena = v.MarshalTo(b.arena)
+		return cell{off: off, n: len(b.arena) - off}, nil
+	case Int32, Int64:
+		if v.Type() != fastjson.TypeNumber {
+			return cell{}, bad("an integer")
+		}
+		i, err := v.Int64()
+		if err != nil || (c.typ == Int32 && (i < math.MinInt32 || i > math.MaxInt32)) {
+			return cell{}, bad("an integer in the " + c.typ.String() + " range")
+		}
+		return cell{i: i}, nil
+	case Float32, Float64:
+		if v.Type() != fastjson.TypeNumber {
+			return cell{}, bad("a number")
+		}
+		f, err := v.Float64()
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || (c.typ == Float32 && math.IsInf(float64(float32(f)), 0)) {
+			return cell{}, bad("a finite number in the " + c.typ.String() + " range")
+		}
+		return cell{f: f}, nil
+	case Bool:
+		switch v.Type() {
+		case fastjson.TypeTrue:
+			return cell{i: 1}, nil
+		case fastjson.TypeFalse:
+			return cell{i: 0}, nil
+		}
+		return cell{}, bad("true or false")
+	case Timestamp:
+		var t time.Time
+		switch v.Type() {
+		case fastjson.TypeString:
+			var err error
+			if t, err = time.Parse(time.RFC3339Nano, string(v.GetStringBytes())); err != nil {
+				return cell{}, bad("an RFC 3339 timestamp")
+			}
+		case fastjson.TypeNumber:
+			ms, err := v.Int64()
+			if err != nil {
+				return cell{}, bad("epoch milliseconds (an integer)")
+			}
+			t = time.UnixMilli(ms)
+		default:
+			return cell{}, bad("an RFC 3339 string or epoch milliseconds")
+		}
+		ts, err := arrow.TimestampFromTime(t, c.unit)
+		if err != nil {
+			return cell{}, bad("a timestamp in range")
+		}
+		return cell{i: int64(ts)}, nil
+	}
+	return cell{}, fmt.Errorf("field %q: unsupported type %s", c.name, c.typ)
+}
+
+func (b *Builder) parseVector(v *fastjson.Value) error {
+	vs := &b.l.vector
+	if v == nil {
+		return fmt.Errorf("missing required vector field %q", strings.Join(vs.path, "."))
+	}
+	if v.Type() == fastjson.TypeNull {
+		return fmt.Errorf("vector field %q is null", strings.Join(vs.path, "."))
+	}
+	if vs.encoding == EncodingBase64F32 {
+		return b.parseBase64(v)
+	}
+	if v.Type() != fastjson.TypeArray {
+		return fmt.Errorf("vector %q: %s value %s, want a JSON array of %d numbers", vs.name, v.Type(), truncate(v), vs.dim)
+	}
+	arr, _ := v.Array()
+	if len(arr) != vs.dim {
+		return fmt.Errorf("vector %q: dimension %d, want %d", vs.name, len(arr), vs.dim)
+	}
+	for j, e := range arr {
+		if e.Type() != fastjson.TypeNumber {
+			return fmt.Errorf("vector %q: element %d is a %s (%s), want a number", vs.name, j, e.Type(), truncate(e))
+		}
+		// Parsed straight to float32 (correctly rounded, as the fast path).
+		b.numbuf = e.MarshalTo(b.numbuf[:0])
+		f, err := jsonrows.ParseFloat(b.numbuf, 32)
+		if err != nil {
+			switch lower := strings.ToLower(string(b.numbuf)); {
+			case strings.Contains(lower, "nan"):
+				return fmt.Errorf("vector %q: element %d is NaN", vs.name, j)
+			case strings.Contains(lower, "inf"):
+				return fmt.Errorf("vector %q: element %d is infinite", vs.name, j)
+			}
+			return fmt.Errorf("vector %q: element %d (%s): %v of float32", vs.name, j, b.numbuf, err)
+		}
+		if err := b.checkElement(j, f); err != nil {
+			return err
+		}
+		b.vecs = append(b.vecs, float32(f))
+	}
+	return nil
+}
+
+func (b *Builder) checkElement(j int, f float64) error {
+	vs := &b.l.vector
+	switch {
+	case math.IsNaN(f):
+		return fmt.Errorf("vector %q: element %d is NaN", vs.name, j)
+	case math.IsInf(f, 0):
+		return fmt.Errorf("vector %q: element %d is infinite", vs.name, j)
+	case vs.elem == ElementFloat16 && math.Abs(f) > 65504:
+		return fmt.Errorf("vector %q: element %d (%g) is out of the float16 range", vs.name, j, f)
+	case math.IsInf(float64(float32(f)), 0):
+		return fmt.Errorf("vector %q: element %d (%g) is out of the float32 range", vs.name, j, f)
+	}
+	return nil
+}
+
+func (b *Builder) parseBase64(v *fastjson.Value) error {
+	vs := &b.l.vector
+	if v.Type() != fastjson.TypeString {
+		return fmt.Errorf("vector %q: %s value %s, want a base64 string of %d little-endian float32 (vector_encoding base64_f32)",
+			vs.name, v.Type(), truncate(v), vs.dim)
+	}
+	return b.decodeBase64(v.GetStringBytes())
+}
+
+// decodeBase64 appends the vector encoded in s to b.vecs.
+func (b *Builder) decodeBase64(s []byte) error {
+	vs := &b.l.vector
+	want := 4 * vs.dim
+	// 4 base64 characters carry 3 bytes: check the size before decoding.
+	if approx := len(s) * 3 / 4; approx < want || approx > want+3 {
+		return fmt.Errorf("vector %q: base64 of %d bytes holds %d float32, want %d", vs.name, len(s), approx/4, vs.dim)
+	}
+	buf, err := jsonrows.DecodeBase64(b.b64buf[:0], s)
+	if err != nil {
+		return fmt.Errorf("vector %q: invalid base64: %w", vs.name, err)
+	}
+	b.b64buf = buf
+	if n := len(buf); n != want {
+		return fmt.Errorf("vector %q: base64 decodes to %d bytes (%d float32), want %d float32", vs.name, n, n/4, vs.dim)
+	}
+	for j := 0; j < vs.dim; j++ {
+		bits := binary.LittleEndian.Uint32(buf[4*j:])
+		f := math.Float32frombits(bits)
+		if bits&0x7f800000 == 0x7f800000 || (vs.elem == ElementFloat16 && math.Abs(float64(f)) > 65504) {
+			if err := b.checkElement(j, float64(f)); err != nil {
+				return err
+			}
+		}
+		b.vecs = append(b.vecs, f)
+	}
+	return nil
+}
+
+// commit moves the n staged rows into the Arrow builders.
+func (b *Builder) commit(n int) {
+	ncol := len(b.l.cols)
+	for fi, plan := range b.l.fields {
+		fb := b.rb.Field(fi)
+		switch plan.kind {
+		case fieldNull:
+			fb.AppendNulls(n)
+		case fieldVector:
+			b.appendVectors(fb.(*array.FixedSizeListBuilder), n)
+		case fieldColumn:
+			for r := 0; r < n; r++ {
+				b.appendCell(fb, b.l.cols[plan.col].typ, b.cells[r*ncol+plan.col])
+			}
+		}
+	}
+	b.rows += n
+}
+
+func (b *Builder) appendVectors(lb *array.FixedSizeListBuilder, n int) {
+	for r := 0; r < n; r++ {
+		lb.Append(true)
+	}
+	switch vb := lb.ValueBuilder().(type) {
+	case *array.Float32Builder:
+		vb.AppendValues(b.vecs, nil)
+	case *array.Float16Builder:
+		vb.Reserve(len(b.vecs))
+		for _, f := range b.vecs {
+			vb.UnsafeAppend(float16.New(f))
+		}
+	}
+}
+
+func (b *Builder) appendCell(fb array.Builder, typ Type, c cell) {
+	if c.null {
+		fb.AppendNull()
+		return
+	}
+	switch x := fb.(type) {
+	case *array.StringBuilder:
+		x.BinaryBuilder.Append(b.arena[c.off : c.off+c.n])
+	case *array.Int32Builder:
+		x.Append(int32(c.i))
+	case *array.Int64Builder:
+		x.Append(c.i)
+	case *array.Float32Builder:
+		x.Append(float32(c.f))
+	case *array.Float64Builder:
+		x.Append(c.f)
+	case *array.BooleanBuilder:
+		x.Append(c.i != 0)
+	case *array.TimestampBuilder:
+		x.Append(arrow.Timestamp(c.i))
+	default:
+		// Bind admits only the types above.
+		panic(fmt.Sprintf("lancerows: no builder for %s (%T)", typ, fb))
+	}
+}
+
+// truncate renders a JSON value for an error message, cut to a readable size.
+func truncate(v *fastjson.Value) string {
+	s := v.String()
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
