@@ -30,8 +30,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // DefaultShards is the number of Pebble stores (and parallel commits) when
@@ -231,6 +231,10 @@ func lockDir(dir string, timeout time.Duration) (io.Closer, error) {
 type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...any) {}
+
+// Errorf drops Pebble's background error reports: the failures that matter
+// (a failed commit or read) reach the queue as errors.
+func (quietLogger) Errorf(string, ...any) {}
 
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("disk queue: pebble: "+format, args...))
