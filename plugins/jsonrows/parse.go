@@ -197,6 +197,9 @@ func ParseDecimal(b []byte, scale, prec int32) (decimal128.Num, error) {
 // ParseFloat parses a strict JSON number as a float of the given size;
 // values beyond the float range are errors, not infinities.
 func ParseFloat(b []byte, bits int) (float64, error) {
+	if f, n, ok := parseFloatFast(b, bits); ok && n == len(b) {
+		return f, nil
+	}
 	if _, _, _, _, err := numberParts(b); err != nil {
 		return 0, err
 	}
@@ -205,6 +208,127 @@ func ParseFloat(b []byte, bits int) (float64, error) {
 		return 0, errOverflow
 	}
 	return f, nil
+}
+
+// ParseFloatPrefix parses the JSON number at the start of b as ParseFloat
+// does and returns its length: it ends at the first byte that cannot
+// continue a number, which the caller checks. Array readers use it to scan
+// and convert each element in one pass.
+func ParseFloatPrefix(b []byte, bits int) (f float64, n int, err error) {
+	if f, n, ok := parseFloatFast(b, bits); ok {
+		return f, n, nil
+	}
+	for n < len(b) && (b[n] >= '0' && b[n] <= '9' || b[n] == '.' || b[n] == 'e' || b[n] == 'E' || b[n] == '-' || b[n] == '+') {
+		n++
+	}
+	f, err = ParseFloat(b[:n], bits)
+	return f, n, err
+}
+
+// pow10Exact holds the powers of ten that float64 represents exactly.
+var pow10Exact = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloatFast converts the JSON number at the start of b, returning
+// its length, when it is a common one (at most 19 significant digits whose
+// value and power of ten are both exact in float64): one correctly rounded
+// multiplication or division (Clinger's fast path) instead of strconv's
+// general algorithm, since embeddings are thousands of such numbers per
+// row. ok is false, and the caller takes the general path, for anything
+// else, including every syntax error.
+func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
+	i, l := 0, len(b)
+	neg := i < l && b[i] == '-'
+	if neg {
+		i++
+	}
+	if i >= l {
+		return 0, 0, false
+	}
+	var m uint64
+	digits, exp := 0, 0
+	if b[i] == '0' {
+		i++
+	} else {
+		s := i
+		for i < l && b[i]-'0' <= 9 {
+			m = m*10 + uint64(b[i]-'0')
+			i++
+		}
+		if digits = i - s; digits == 0 {
+			return 0, 0, false
+		}
+	}
+	if i < l && b[i] == '.' {
+		i++
+		s := i
+		for i < l && b[i]-'0' <= 9 {
+			if m != 0 || b[i] != '0' { // leading zeros are not significant
+				m = m*10 + uint64(b[i]-'0')
+				digits++
+			}
+			i++
+		}
+		if i == s {
+			return 0, 0, false
+		}
+		exp = s - i
+	}
+	if digits > 19 { // m may have wrapped
+		return 0, 0, false
+	}
+	if i < l && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := i < l && b[i] == '-'
+		if i < l && (b[i] == '-' || b[i] == '+') {
+			i++
+		}
+		s, e := i, 0
+		for i < l && b[i]-'0' <= 9 && i-s < 4 {
+			e = e*10 + int(b[i]-'0')
+			i++
+		}
+		if i == s || (i < l && b[i]-'0' <= 9) {
+			return 0, 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i < l && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '-' || b[i] == '+' || b[i]-'0' <= 9) {
+		return 0, 0, false // e.g. "01", "1.2.3": the general path words the error
+	}
+	if m > 1<<53 {
+		return 0, 0, false
+	}
+	f = float64(m)
+	switch {
+	case m == 0 || exp == 0:
+	case exp > 0 && exp < len(pow10Exact):
+		f *= pow10Exact[exp]
+	case exp < 0 && -exp < len(pow10Exact):
+		f /= pow10Exact[-exp]
+	default:
+		return 0, 0, false
+	}
+	if neg {
+		f = -f
+	}
+	if bits == 32 {
+		// Rounding to float64 and then to float32 equals rounding straight to
+		// float32 unless the float64 sits exactly halfway between two float32
+		// (no float32 midpoint can lie strictly between the exact value and
+		// its nearest float64); subnormal and out-of-range float32 go slow.
+		if a := math.Abs(f); a != 0 && (a < 0x1p-126 || a > math.MaxFloat32) {
+			return 0, 0, false
+		}
+		if math.Float64bits(f)&(1<<29-1) == 1<<28 {
+			return 0, 0, false
+		}
+		return float64(float32(f)), i, true
+	}
+	return f, i, true
 }
 
 // daysFromCivil counts days since 1970-01-01 in the proleptic Gregorian

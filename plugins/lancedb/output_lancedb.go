@@ -484,6 +484,9 @@ func (o *ldbOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) 
 			tb = &tableBatch{name: name}
 			if tb.table, tb.err = o.store.Acquire(ctx, name); tb.err == nil {
 				tb.builder = lancerows.NewBuilder(tb.table.Layout(), o.conf.format, nil)
+				if len(tables) == 0 { // most batches go to one table: size its buffers once
+					tb.builder.Reserve(len(batch) - i)
+				}
 			}
 			tables[name] = tb
 			order = append(order, tb)

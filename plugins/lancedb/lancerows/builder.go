@@ -52,6 +52,17 @@ func NewBuilder(l *Layout, format jsonrows.Format, mem memory.Allocator) *Builde
 	return &Builder{l: l, format: format, rb: array.NewRecordBuilder(mem, l.table)}
 }
 
+// Reserve makes room for rows more rows, so that a batch of known size
+// fills its Arrow buffers without growing (and copying) them repeatedly.
+func (b *Builder) Reserve(rows int) {
+	b.rb.Reserve(rows)
+	for fi, plan := range b.l.fields {
+		if plan.kind == fieldVector {
+			b.rb.Field(fi).(*array.FixedSizeListBuilder).ValueBuilder().Reserve(rows * b.l.vector.dim)
+		}
+	}
+}
+
 // Rows is the number of rows appended since the last NewRecord.
 func (b *Builder) Rows() int { return b.rows }
 
@@ -82,11 +93,12 @@ func (b *Builder) Append(payload []byte) (int, error) {
 
 func (b *Builder) stage(row []byte) error {
 	doc, fast := row, false
-	if start, end, ok := locate(row, b.l.vector.path); ok {
+	if start, ok := locate(row, b.l.vector.path); ok {
+		var end int
 		if b.l.vector.encoding == EncodingJSON {
-			fast = b.fastVector(row[start:end])
+			end, fast = b.fastVector(row, start)
 		} else {
-			fast = b.fastBase64(row[start:end])
+			end, fast = b.fastBase64(row, start)
 		}
 		if fast {
 			b.rest = append(append(append(b.rest[:0], row[:start]...), "null"...), row[end:]...)

@@ -303,6 +303,7 @@ func BenchmarkAppend768(b *testing.B) {
 				payload = `{"id":1,"text":"some text of a chunk","vector":"` + b64(v...) + `"}`
 			}
 			bld := NewBuilder(l, jsonrows.FormatJSON, nil)
+			bld.Reserve(1000)
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -311,6 +312,7 @@ func BenchmarkAppend768(b *testing.B) {
 				}
 				if bld.Rows() == 1000 {
 					bld.NewRecord().Release()
+					bld.Reserve(1000)
 				}
 			}
 		})

@@ -15,28 +15,29 @@ import (
 // invalid syntax, a bad element), the fast path declines and the general
 // path runs, which also words every error; so both accept the same rows.
 
-// locate returns the span of the value at path in the JSON object b; ok is
-// false when it cannot tell (not found, escapes in keys, bad syntax).
-func locate(b []byte, path []string) (start, end int, ok bool) {
+// locate returns where the value at path in the JSON object b starts; ok
+// is false when it cannot tell (not found, escapes in keys, bad syntax).
+// The value's end is left to its reader, which scans it anyway.
+func locate(b []byte, path []string) (start int, ok bool) {
 	i := skipWS(b, 0)
 	for depth, key := range path {
 		if i >= len(b) || b[i] != '{' {
-			return 0, 0, false
+			return 0, false
 		}
 		i = skipWS(b, i+1)
 		found := false
 		for !found {
 			if i >= len(b) || b[i] != '"' {
-				return 0, 0, false
+				return 0, false
 			}
 			ke, escaped := stringEnd(b, i)
 			if ke < 0 || escaped {
-				return 0, 0, false
+				return 0, false
 			}
 			match := string(b[i+1:ke-1]) == key
 			i = skipWS(b, ke)
 			if i >= len(b) || b[i] != ':' {
-				return 0, 0, false
+				return 0, false
 			}
 			i = skipWS(b, i+1)
 			if match {
@@ -45,23 +46,19 @@ func locate(b []byte, path []string) (start, end int, ok bool) {
 			}
 			ve := valueEnd(b, i)
 			if ve < 0 {
-				return 0, 0, false
+				return 0, false
 			}
 			i = skipWS(b, ve)
 			if i >= len(b) || b[i] != ',' {
-				return 0, 0, false // end of object: not found
+				return 0, false // end of object: not found
 			}
 			i = skipWS(b, i+1)
 		}
 		if depth == len(path)-1 {
-			ve := valueEnd(b, i)
-			if ve < 0 {
-				return 0, 0, false
-			}
-			return i, ve, true
+			return i, i < len(b)
 		}
 	}
-	return 0, 0, false
+	return 0, false
 }
 
 func skipWS(b []byte, i int) int {
@@ -72,21 +69,21 @@ func skipWS(b []byte, i int) int {
 }
 
 // stringEnd returns the offset after the string starting at b[i] == '"'
-// (-1 if unterminated) and whether it has escapes.
+// (-1 if unterminated) and whether it has escapes. Base64 vectors are
+// kilobytes long, hence the two single-byte (vectorised) searches.
 func stringEnd(b []byte, i int) (int, bool) {
 	escaped := false
-	for j := i + 1; j < len(b); {
-		k := bytes.IndexAny(b[j:], `"\`)
-		if k < 0 {
+	for j := i + 1; j <= len(b); {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
 			return -1, escaped
 		}
-		j += k
-		if b[j] == '\\' {
-			escaped = true
-			j += 2
-			continue
+		k := bytes.IndexByte(b[j:j+q], '\\')
+		if k < 0 {
+			return j + q + 1, escaped
 		}
-		return j + 1, escaped
+		escaped = true
+		j += k + 2
 	}
 	return -1, escaped
 }
@@ -132,55 +129,54 @@ func valueEnd(b []byte, i int) int {
 	return j
 }
 
-// fastVector appends the vector in span (a JSON array of numbers) to
-// b.vecs; false (and nothing appended) when the general path must decide.
-func (b *Builder) fastVector(span []byte) bool {
+// fastVector appends the vector starting at row[start] (a JSON array of
+// numbers) to b.vecs and returns the offset after it; ok is false (and
+// nothing appended) when the general path must decide.
+func (b *Builder) fastVector(row []byte, start int) (end int, ok bool) {
 	vs := &b.l.vector
-	if len(span) < 2 || span[0] != '[' || span[len(span)-1] != ']' {
-		return false
+	if start >= len(row) || row[start] != '[' {
+		return 0, false
 	}
 	mark := len(b.vecs)
-	i := skipWS(span, 1)
+	i := skipWS(row, start+1)
 	for n := 0; ; n++ {
 		if n == vs.dim {
-			if i == len(span)-1 {
-				return true
+			if i < len(row) && row[i] == ']' {
+				return i + 1, true
 			}
 			break
 		}
-		if i >= len(span) || (span[i] != '-' && (span[i] < '0' || span[i] > '9')) {
-			break
-		}
-		j := i + 1
-		for j < len(span) && (span[j] >= '0' && span[j] <= '9' || span[j] == '.' || span[j] == 'e' || span[j] == 'E' || span[j] == '-' || span[j] == '+') {
-			j++
-		}
-		f, err := jsonrows.ParseFloat(span[i:j], 32)
-		if err != nil || (vs.elem == ElementFloat16 && (f > 65504 || f < -65504)) {
+		f, w, err := jsonrows.ParseFloatPrefix(row[i:], 32)
+		if err != nil || w == 0 || (vs.elem == ElementFloat16 && (f > 65504 || f < -65504)) {
 			break
 		}
 		b.vecs = append(b.vecs, float32(f))
-		i = skipWS(span, j)
+		i = skipWS(row, i+w)
 		if n < vs.dim-1 {
-			if i >= len(span) || span[i] != ',' {
+			if i >= len(row) || row[i] != ',' {
 				break
 			}
-			i = skipWS(span, i+1)
+			i = skipWS(row, i+1)
 		}
 	}
 	b.vecs = b.vecs[:mark]
-	return false
+	return 0, false
 }
 
-// fastBase64 decodes the vector in span (a JSON string without escapes).
-func (b *Builder) fastBase64(span []byte) bool {
-	if len(span) < 2 || span[0] != '"' || span[len(span)-1] != '"' || bytes.IndexByte(span[1:len(span)-1], '\\') >= 0 {
-		return false
+// fastBase64 decodes the vector starting at row[start] (a JSON string
+// without escapes) and returns the offset after it.
+func (b *Builder) fastBase64(row []byte, start int) (end int, ok bool) {
+	if start >= len(row) || row[start] != '"' {
+		return 0, false
+	}
+	end, escaped := stringEnd(row, start)
+	if end < 0 || escaped {
+		return 0, false
 	}
 	mark := len(b.vecs)
-	if b.decodeBase64(span[1:len(span)-1]) != nil {
+	if b.decodeBase64(row[start+1:end-1]) != nil {
 		b.vecs = b.vecs[:mark]
-		return false
+		return 0, false
 	}
-	return true
+	return end, true
 }
