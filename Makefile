@@ -47,11 +47,17 @@ check:
 
 ## test: start the test services, then run every test with the race detector
 ## (plus Benthos' conformance suite once more without it: its at-least-once
-## definition has a data race in the harness itself)
+## definition has a data race in the harness itself). The LanceDB native
+## library builds (nice'd, once, cached) while the Go tests run: they spend
+## much of their time waiting on servers, and the build fills that time.
 test: services check
-	set -a && source $(CACHE_DIR)/services.env && set +a && \
-	go test $(GO_TEST_FLAGS) ./... && \
-	go test -count=1 -run TestConformance ./plugins/danube/ && \
+	@set -euo pipefail; set -a; source $(CACHE_DIR)/services.env; set +a; \
+	echo "test: LanceDB native library building in the background (log: $(CACHE_DIR)/lancedb-native.log)"; \
+	bash $(LANCEDB_NATIVE) >$(CACHE_DIR)/lancedb-native.log 2>&1 & native=$$!; \
+	trap 'kill $$native 2>/dev/null || true' EXIT; \
+	go test $(GO_TEST_FLAGS) ./...; \
+	go test -count=1 -run TestConformance ./plugins/danube/; \
+	if ! wait $$native; then tail -30 $(CACHE_DIR)/lancedb-native.log; echo "test: the LanceDB native library did not build"; exit 1; fi; \
 	$(LANCEDB_CGO) && go test -tags lancedb $(GO_TEST_FLAGS) ./plugins/lancedb/...
 
 ## bench: the benchmark tables of every component (ours vs the issue's baselines)

@@ -230,11 +230,11 @@ var pow10Exact = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseFloatFast converts the JSON number at the start of b, returning
-// its length, when it is a common one (at most 19 significant digits whose
-// value and power of ten are both exact in float64): one correctly rounded
-// multiplication or division (Clinger's fast path) instead of strconv's
-// general algorithm, since embeddings are thousands of such numbers per
-// row. ok is false, and the caller takes the general path, for anything
+// its length, when it is a common one (at most 19 significant digits, a
+// power of ten exact in float64, and for float64 a mantissa exact in it
+// too): one correctly rounded multiplication or division (Clinger's fast
+// path) instead of strconv's general algorithm, since embeddings are
+// thousands of such numbers per row, often printed with 17 digits. ok is false, and the caller takes the general path, for anything
 // else, including every syntax error.
 func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	i, l := 0, len(b)
@@ -299,7 +299,10 @@ func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	if i < l && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '-' || b[i] == '+' || b[i]-'0' <= 9) {
 		return 0, 0, false // e.g. "01", "1.2.3": the general path words the error
 	}
-	if m > 1<<53 {
+	// Beyond 2^53 the mantissa is rounded once more on conversion: fine for
+	// float32 (checked below), not for float64.
+	exact := m <= 1<<53
+	if !exact && bits != 32 {
 		return 0, 0, false
 	}
 	f = float64(m)
@@ -319,11 +322,19 @@ func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 		// Rounding to float64 and then to float32 equals rounding straight to
 		// float32 unless the float64 sits exactly halfway between two float32
 		// (no float32 midpoint can lie strictly between the exact value and
-		// its nearest float64); subnormal and out-of-range float32 go slow.
+		// its nearest float64). With an inexact mantissa f is within two
+		// float64 ulps of the exact value (two roundings of 2^-53 each), so
+		// anything within four ulps of a midpoint goes slow. Subnormal and
+		// out-of-range float32 go slow too.
 		if a := math.Abs(f); a != 0 && (a < 0x1p-126 || a > math.MaxFloat32) {
 			return 0, 0, false
 		}
-		if math.Float64bits(f)&(1<<29-1) == 1<<28 {
+		const half = 1 << 28 // a float32 midpoint, in the 29 bits float32 drops
+		margin := uint64(0)
+		if !exact {
+			margin = 4
+		}
+		if low := math.Float64bits(f) & (1<<29 - 1); low+margin >= half && low <= half+margin {
 			return 0, 0, false
 		}
 		return float64(float32(f)), i, true

@@ -42,10 +42,13 @@ const (
 )
 
 // The batching policy used when the config sets none: every add creates a
-// table version and a data fragment, so adds must carry many rows.
+// table version and a data fragment, so adds must carry many rows; the byte
+// cap keeps large vectors (a 1536-d JSON row is ~19 KB) within memory.
 const (
-	ldbDefaultBatchCount  = 10000
-	ldbDefaultBatchPeriod = "1s"
+	ldbDefaultBatchCount    = 10000
+	ldbDefaultBatchByteSize = 16 << 20
+	ldbDefaultBatchPeriod   = "1s"
+	ldbDefaultMaxInFlight   = 2
 )
 
 func ldbSpec() *service.ConfigSpec {
@@ -70,10 +73,11 @@ output but fail at start with a message saying how to build with LanceDB support
 
 Each Benthos batch becomes, per table, one Arrow record and one LanceDB add. Every add commits a new table version
 and writes a new data fragment, so many small adds make many versions and small files, which slow reads down until
-the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+` and `+"`period: 1s`"+`, a few adds per
-second at most. Memory grows with it: each batch in flight holds its messages plus about two copies of its
-vectors as Arrow data (the record, and the IPC buffer lancedb-go hands to the library); 10,000 rows of 1536
-float32 are 61 MB per copy, so lower `+"`batching.count`"+` (or `+"`max_in_flight`"+`) for large vectors when memory is
+the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+`, `+"`byte_size: 16777216`"+` (16 MiB of
+messages) and `+"`period: 1s`"+`, whichever comes first, so a few adds per second at most. Memory grows with it: each
+batch in flight holds its messages plus about two copies of its vectors as Arrow data (the record, and the IPC
+buffer lancedb-go hands to the library), times `+"`max_in_flight`"+` (2 by default: one batch parses while the other is
+added). Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower it when memory is
 tight. Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
 for example hourly:
 
@@ -185,9 +189,9 @@ Per table (label `+"`table`"+`): `+"`lancedb_rows`"+`, `+"`lancedb_bytes`"+` (me
 				service.NewStringField(ldbFieldS3SessionToken).Description("Session token.").Default("").Secret(),
 			).Description("S3 settings for `s3://` URIs, applied to the whole process (see Concurrency and storage).").Advanced(),
 			service.NewIntField(ldbFieldMaxOpenTables).Description("Open table handles kept; the least recently used is closed beyond this.").Default(16).Advanced(),
-			service.NewOutputMaxInFlightField().Default(4),
+			service.NewOutputMaxInFlightField().Default(ldbDefaultMaxInFlight),
 			service.NewBatchPolicyField(ldbFieldBatching).
-				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 10000` and `period: 1s`: every add creates a table version (see Batching and table versions)."),
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 10000`, `byte_size: 16777216` and `period: 1s`: every add creates a table version (see Batching and table versions)."),
 		).
 		LintRule(`root = if this.vector.dimension.or(0) < 1 || this.vector.dimension.or(0) > 4096 { [ "vector.dimension must be 1 to 4096" ] }`).
 		Example("Document chunks into a local table", "Embeddings from a Danube topic, one chunk per message, with a vector index after 100,000 rows.", `
@@ -255,7 +259,7 @@ func init() {
 }
 
 // ldbBatchPolicy reads the batching field; left out (all of its fields at
-// their zero defaults), it is count 10000 / period 1s.
+// their zero defaults), it is count 10000 / 16 MiB / period 1s.
 func ldbBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	policy, err := conf.FieldBatchPolicy(ldbFieldBatching)
 	if err != nil {
@@ -263,6 +267,7 @@ func ldbBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	}
 	if policy.IsNoop() && policy.Count == 0 {
 		policy.Count = ldbDefaultBatchCount
+		policy.ByteSize = ldbDefaultBatchByteSize
 		policy.Period = ldbDefaultBatchPeriod
 	}
 	return policy, nil
