@@ -2,6 +2,7 @@ package jsonrows
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"math"
 	"slices"
@@ -229,13 +230,28 @@ func ParseFloatPrefix(b []byte, bits int) (f float64, n int, err error) {
 var pow10Exact = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
+// pow10Near holds 10^k for k in [pow10NearMin, pow10NearMax], each the
+// nearest float64 (exact up to 10^22).
+const pow10NearMin, pow10NearMax = -64, 38
+
+var pow10Near = func() (t [pow10NearMax - pow10NearMin + 1]float64) {
+	for k := range t {
+		t[k], _ = strconv.ParseFloat("1e"+strconv.Itoa(k+pow10NearMin), 64)
+	}
+	return t
+}()
+
 // parseFloatFast converts the JSON number at the start of b, returning
-// its length, when it is a common one (at most 19 significant digits, a
-// power of ten exact in float64, and for float64 a mantissa exact in it
-// too): one correctly rounded multiplication or division (Clinger's fast
-// path) instead of strconv's general algorithm, since embeddings are
-// thousands of such numbers per row, often printed with 17 digits. ok is false, and the caller takes the general path, for anything
-// else, including every syntax error.
+// its length, when it is a common one, in a few nanoseconds instead of
+// strconv's general algorithm: embeddings are thousands of numbers per row.
+// For float64 it takes numbers whose mantissa (at most 2^53) and power of
+// ten (at most 22) are exact, and rounds once (Clinger's fast path). For
+// float32 it takes any mantissa below 10^19 and power of ten in range, and
+// computes in float64 within 3 float64 ulps of the exact value (three
+// roundings of 2^-53 each); rounding that to float32 gives the correctly
+// rounded float32 unless a float32 midpoint lies within those ulps, which
+// is checked. ok is false, and the caller takes the general path, for
+// anything else, including every syntax error.
 func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	i, l := 0, len(b)
 	neg := i < l && b[i] == '-'
@@ -245,37 +261,45 @@ func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	if i >= l {
 		return 0, 0, false
 	}
-	var m uint64
-	digits, exp := 0, 0
+	var m uint64 // kept below 10^19
+	exp := 0
 	if b[i] == '0' {
 		i++
 	} else {
 		s := i
 		for i < l && b[i]-'0' <= 9 {
+			if m >= 1e18 {
+				return 0, 0, false
+			}
 			m = m*10 + uint64(b[i]-'0')
 			i++
 		}
-		if digits = i - s; digits == 0 {
+		if i == s {
 			return 0, 0, false
 		}
 	}
 	if i < l && b[i] == '.' {
 		i++
 		s := i
-		for i < l && b[i]-'0' <= 9 {
-			if m != 0 || b[i] != '0' { // leading zeros are not significant
-				m = m*10 + uint64(b[i]-'0')
-				digits++
+		for l-i >= 8 && m < 1e11 {
+			v := binary.LittleEndian.Uint64(b[i:])
+			if (v&0xF0F0F0F0F0F0F0F0)|((v+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4 != 0x3333333333333333 {
+				break // not eight digits
 			}
+			m = m*1e8 + eightDigits(v)
+			i += 8
+		}
+		for i < l && b[i]-'0' <= 9 {
+			if m >= 1e18 {
+				return 0, 0, false
+			}
+			m = m*10 + uint64(b[i]-'0')
 			i++
 		}
 		if i == s {
 			return 0, 0, false
 		}
 		exp = s - i
-	}
-	if digits > 19 { // m may have wrapped
-		return 0, 0, false
 	}
 	if i < l && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -299,10 +323,31 @@ func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	if i < l && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '-' || b[i] == '+' || b[i]-'0' <= 9) {
 		return 0, 0, false // e.g. "01", "1.2.3": the general path words the error
 	}
-	// Beyond 2^53 the mantissa is rounded once more on conversion: fine for
-	// float32 (checked below), not for float64.
-	exact := m <= 1<<53
-	if !exact && bits != 32 {
+	if bits == 32 {
+		if m != 0 {
+			if exp < pow10NearMin || exp > pow10NearMax {
+				return 0, 0, false
+			}
+			f = float64(m) * pow10Near[exp-pow10NearMin]
+			u := math.Float64bits(f)
+			// Normal float32 range only (2^-126 <= |f| < 2^127), and not
+			// within 8 ulps of a float32 midpoint: float32 drops the low
+			// 29 bits of the float64 mantissa, and a midpoint has them
+			// 1000...0.
+			const half, margin = 1 << 28, 8
+			if e := u >> 52 & 0x7ff; e < 1023-126 || e >= 1023+127 {
+				return 0, 0, false
+			}
+			if low := u & (1<<29 - 1); low+margin >= half && low <= half+margin {
+				return 0, 0, false
+			}
+		}
+		if neg {
+			f = -f
+		}
+		return float64(float32(f)), i, true
+	}
+	if m > 1<<53 {
 		return 0, 0, false
 	}
 	f = float64(m)
@@ -318,28 +363,16 @@ func parseFloatFast(b []byte, bits int) (f float64, n int, ok bool) {
 	if neg {
 		f = -f
 	}
-	if bits == 32 {
-		// Rounding to float64 and then to float32 equals rounding straight to
-		// float32 unless the float64 sits exactly halfway between two float32
-		// (no float32 midpoint can lie strictly between the exact value and
-		// its nearest float64). With an inexact mantissa f is within two
-		// float64 ulps of the exact value (two roundings of 2^-53 each), so
-		// anything within four ulps of a midpoint goes slow. Subnormal and
-		// out-of-range float32 go slow too.
-		if a := math.Abs(f); a != 0 && (a < 0x1p-126 || a > math.MaxFloat32) {
-			return 0, 0, false
-		}
-		const half = 1 << 28 // a float32 midpoint, in the 29 bits float32 drops
-		margin := uint64(0)
-		if !exact {
-			margin = 4
-		}
-		if low := math.Float64bits(f) & (1<<29 - 1); low+margin >= half && low <= half+margin {
-			return 0, 0, false
-		}
-		return float64(float32(f)), i, true
-	}
 	return f, i, true
+}
+
+// eightDigits is the value of the eight ASCII digits in v (little endian:
+// the first digit in the lowest byte), combined pairwise in three
+// multiplications.
+func eightDigits(v uint64) uint64 {
+	v = (v & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	v = (v & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (v & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 // daysFromCivil counts days since 1970-01-01 in the proleptic Gregorian
