@@ -46,7 +46,7 @@ const (
 // cap keeps large vectors (a 1536-d JSON row is ~19 KB) within memory.
 const (
 	ldbDefaultBatchCount    = 10000
-	ldbDefaultBatchByteSize = 16 << 20
+	ldbDefaultBatchByteSize = 8 << 20
 	ldbDefaultBatchPeriod   = "1s"
 	ldbDefaultMaxInFlight   = 2
 )
@@ -73,8 +73,9 @@ output but fail at start with a message saying how to build with LanceDB support
 
 Each Benthos batch becomes, per table, one Arrow record and one LanceDB add. Every add commits a new table version
 and writes a new data fragment, so many small adds make many versions and small files, which slow reads down until
-the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+`, `+"`byte_size: 16777216`"+` (16 MiB of
-messages) and `+"`period: 1s`"+`, whichever comes first, so a few adds per second at most. Memory grows with it: each
+the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+`, `+"`byte_size: 8388608`"+` (8 MiB of
+messages) and `+"`period: 1s`"+`, whichever comes first: a 768-d vector as JSON is ~9.7 KB, so such adds carry about
+860 rows. Memory grows with the batch size: each
 batch in flight holds its messages plus about two copies of its vectors as Arrow data (the record, and the IPC
 buffer lancedb-go hands to the library), times `+"`max_in_flight`"+` (2 by default: one batch parses while the other is
 added). Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower it when memory is
@@ -191,7 +192,7 @@ Per table (label `+"`table`"+`): `+"`lancedb_rows`"+`, `+"`lancedb_bytes`"+` (me
 			service.NewIntField(ldbFieldMaxOpenTables).Description("Open table handles kept; the least recently used is closed beyond this.").Default(16).Advanced(),
 			service.NewOutputMaxInFlightField().Default(ldbDefaultMaxInFlight),
 			service.NewBatchPolicyField(ldbFieldBatching).
-				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 10000`, `byte_size: 16777216` and `period: 1s`: every add creates a table version (see Batching and table versions)."),
+				Description("Allows you to configure a batching policy. Left out (no field set), it is `count: 10000`, `byte_size: 8388608` and `period: 1s`: every add creates a table version (see Batching and table versions)."),
 		).
 		LintRule(`root = if this.vector.dimension.or(0) < 1 || this.vector.dimension.or(0) > 4096 { [ "vector.dimension must be 1 to 4096" ] }`).
 		Example("Document chunks into a local table", "Embeddings from a Danube topic, one chunk per message, with a vector index after 100,000 rows.", `
@@ -259,7 +260,7 @@ func init() {
 }
 
 // ldbBatchPolicy reads the batching field; left out (all of its fields at
-// their zero defaults), it is count 10000 / 16 MiB / period 1s.
+// their zero defaults), it is count 10000 / 8 MiB / period 1s.
 func ldbBatchPolicy(conf *service.ParsedConfig) (service.BatchPolicy, error) {
 	policy, err := conf.FieldBatchPolicy(ldbFieldBatching)
 	if err != nil {

@@ -86,7 +86,7 @@ func TestSpecLintsAndDefaults(t *testing.T) {
 	policy, err := ldbBatchPolicy(conf)
 	require.NoError(t, err)
 	assert.Equal(t, 10000, policy.Count)
-	assert.Equal(t, 16<<20, policy.ByteSize)
+	assert.Equal(t, 8<<20, policy.ByteSize)
 	assert.Equal(t, "1s", policy.Period)
 	conf, err = ldbSpec().ParseYAML(`{uri: /tmp/x, table: t, vector: {dimension: 8}, batching: {count: 7}}`, nil)
 	require.NoError(t, err)
