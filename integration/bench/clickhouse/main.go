@@ -43,6 +43,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 )
 
 const tableDDL = `CREATE TABLE %s (
@@ -311,9 +312,10 @@ func runPipeline(bin, work, name, input, output string, rows int64) result {
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	start := time.Now()
-	err := cmd.Run()
+	peak, err := procstat.RunPeak(cmd)
 	res := result{name: name, seconds: time.Since(start).Seconds(), rows: rows}
-	res.maxRSS, res.cpu = usage(cmd)
+	res.cpu = cpuSeconds(cmd)
+	res.maxRSS = peak
 	if err != nil {
 		res.note = fmt.Sprintf("failed: %v: %s", err, tail(logs.String(), 10))
 	} else if strings.Contains(logs.String(), "level=error") {
@@ -322,16 +324,17 @@ func runPipeline(bin, work, name, input, output string, rows int64) result {
 	return res
 }
 
-// usage is the peak RSS (the kernel's VmHWM of the process) and CPU seconds.
-func usage(cmd *exec.Cmd) (int64, float64) {
+// cpuSeconds is the CPU time of a finished child (user + system). Its peak
+// RSS comes from procstat.RunPeak: wait4's Maxrss would report the parent's.
+func cpuSeconds(cmd *exec.Cmd) float64 {
 	if cmd.ProcessState == nil {
-		return 0, 0
+		return 0
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return 0, 0
+		return 0
 	}
-	return ru.Maxrss * 1024, time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func runClient(table, data string, rows int64) result {
@@ -346,7 +349,7 @@ func runClient(table, data string, rows int64) result {
 	start := time.Now()
 	check(cmd.Run(), "clickhouse-client INSERT: "+errb.String())
 	res := result{name: "c clickhouse-client JSONEachRow", seconds: time.Since(start).Seconds(), rows: rows}
-	_, res.cpu = usage(cmd)
+	res.cpu = cpuSeconds(cmd)
 	res.hash = tableHash(table)
 	return res
 }

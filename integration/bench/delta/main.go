@@ -47,6 +47,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 )
 
 // pprofAddr, when set, enables the HTTP server with debug endpoints in the
@@ -342,11 +343,14 @@ shutdown_timeout: 60s
 	start := time.Now()
 	err := cmd.Start()
 	var samples []int64
+	var peak int64
 	if err == nil {
 		done := make(chan struct{})
 		sampled := make(chan []int64)
 		go func() { sampled <- sampleRSS(cmd.Process.Pid, done) }()
+		stopPeak := procstat.WatchPeak(cmd.Process.Pid)
 		err = cmd.Wait()
+		peak = stopPeak()
 		close(done)
 		samples = <-sampled
 	}
@@ -356,8 +360,8 @@ shutdown_timeout: 60s
 		res.rssP50 = median(samples)
 		res.rssHalves = [2]int64{median(samples[:len(samples)/2]), median(samples[len(samples)/2:])}
 	}
+	res.maxRSS = peak
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = ru.Maxrss * 1024
 		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil {
@@ -420,10 +424,10 @@ func runDeltaRS(work, data string, rows, size int64) result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	peak, err := procstat.RunPeak(cmd)
 	res.seconds = time.Since(start).Seconds()
+	res.maxRSS = peak
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = ru.Maxrss * 1024
 		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil {

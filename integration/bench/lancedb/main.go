@@ -48,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 	"github.com/danube-connect/danube-connect/plugins/lancedb/lancerows"
 )
@@ -382,10 +383,9 @@ shutdown_timeout: 120s
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	start := time.Now()
-	err = cmd.Run()
-	res := result{name: name, seconds: time.Since(start).Seconds(), rows: rows, bytes: fi.Size()}
+	peak, err := procstat.RunPeak(cmd)
+	res := result{name: name, seconds: time.Since(start).Seconds(), rows: rows, bytes: fi.Size(), maxRSS: peak}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = ru.Maxrss * 1024
 		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	if err != nil || strings.Contains(logs.String(), "level=error") {
@@ -421,13 +421,11 @@ print(json.dumps({"seconds": secs, "bytes": sum(t.nbytes for t in tables)}))
 
 func runPython(py, work string, dim, rows, batch int) result {
 	cmd := exec.Command(py, "-W", "ignore", "-c", pyBench, filepath.Join(work, "pydb"), strconv.Itoa(dim), strconv.Itoa(rows), strconv.Itoa(batch))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	res := result{name: "c python lancedb", rows: int64(rows)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = ru.Maxrss * 1024
-	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	peak, err := procstat.RunPeak(cmd)
+	out := stdout.Bytes()
+	res := result{name: "c python lancedb", rows: int64(rows), maxRSS: peak}
 	if err != nil {
 		res.note = fmt.Sprintf("failed: %v: %s", err, tail(stderr.String(), 10))
 		res.seconds = math.NaN()

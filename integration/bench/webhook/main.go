@@ -14,7 +14,7 @@
 //
 // and prints requests/s, p50/p99 latency, the ratios of (c) and (d) to (a)
 // and (b), what reached the broker, and the peak RSS of each danube-connect
-// process (a subprocess; Maxrss from rusage). The in-process danubetest
+// process (a subprocess; its VmHWM). The in-process danubetest
 // broker and wrk share the machine's cores with the setup under test.
 //
 //	go run ./integration/bench/webhook [-duration 10s] [-connections 32] [-scenarios a,b,c,d] [-rounds 1]
@@ -43,6 +43,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
+	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 )
 
 const secret = "bench-secret-please-rotate"
@@ -281,6 +282,7 @@ func runBinary(w wrkRunner, bin, work, name string, conf func(addr string) strin
 	cmd := exec.Command(bin, "run", cfg)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	must(cmd.Start(), "starting danube-connect")
+	stopPeak := procstat.WatchPeak(cmd.Process.Pid)
 	waitServed(addr, "/hook")
 	// Warm up (connections, producer creation) before measuring.
 	warm := w
@@ -315,9 +317,7 @@ func runBinary(w wrkRunner, bin, work, name string, conf func(addr string) strin
 		_ = cmd.Process.Kill()
 		<-done
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSS = ru.Maxrss * 1024 // KiB on Linux
-	}
+	r.maxRSS = stopPeak()
 	return r
 }
 

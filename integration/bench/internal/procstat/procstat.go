@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -57,4 +58,44 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WatchPeak follows the peak RSS of the running process pid: its VmHWM, read
+// every few milliseconds; stop, called once the process has exited, returns
+// the last value read, in bytes. The Maxrss that wait4 reports is no
+// substitute for a child of a Go program: such a child inherits its
+// parent's peak when it execs, so the bench process's own memory would show
+// as the child's.
+func WatchPeak(pid int) (stop func() int64) {
+	quit, result := make(chan struct{}), make(chan int64, 1)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := Status(pid, "VmHWM"); v > peak {
+				peak = v
+			}
+			select {
+			case <-quit:
+				result <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(quit)
+		return <-result
+	}
+}
+
+// RunPeak is cmd.Run that also returns the child's own peak RSS in bytes.
+func RunPeak(cmd *exec.Cmd) (int64, error) {
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	stop := WatchPeak(cmd.Process.Pid)
+	err := cmd.Wait()
+	return stop(), err
 }
