@@ -19,10 +19,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     bash resources/scripts/lancedb-native.sh
 COPY . .
 ARG VERSION=dev
-RUN archive=$(bash resources/scripts/lancedb-native.sh) && \
-    CGO_ENABLED=1 CGO_LDFLAGS="$archive -lm -ldl -lpthread" go build -tags lancedb -trimpath \
-      -ldflags "-s -w -X main.Version=${VERSION} -X main.DateBuilt=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      -o /out/danube-connect ./cmd/danube-connect
+RUN make build-lancedb BIN=/out/danube-connect VERSION=${VERSION}
 
 # cc: glibc and libgcc, which the cgo binary links dynamically.
 FROM gcr.io/distroless/cc-debian12:nonroot

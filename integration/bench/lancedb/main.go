@@ -48,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 	"github.com/danube-connect/danube-connect/plugins/lancedb/lancerows"
@@ -262,16 +263,9 @@ func must(err error, what string) {
 // buildBinary builds danube-connect with the lancedb tag.
 func buildBinary(work string) string {
 	bin := filepath.Join(work, "danube-connect")
-	ldflags := os.Getenv("CGO_LDFLAGS")
-	if !strings.Contains(ldflags, "liblancedb_go.a") {
-		out, err := exec.Command("bash", "resources/scripts/lancedb-native.sh").Output()
-		must(err, "building the LanceDB native library (resources/scripts/lancedb-native.sh; run from the repository root)")
-		ldflags = strings.TrimSpace(string(out)) + " -lm -ldl -lpthread"
-	}
-	cmd := exec.Command("go", "build", "-tags", "lancedb", "-ldflags", "-s -w", "-o", bin, "./cmd/danube-connect")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "CGO_LDFLAGS="+ldflags)
+	cmd := benchbuild.LanceDBCommand(bin)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	must(cmd.Run(), "building danube-connect with -tags lancedb")
+	must(cmd.Run(), "make build-lancedb (run from the repository root)")
 	return bin
 }
 

@@ -1,14 +1,18 @@
 // Package benchbuild builds the danube-connect binary the benchmarks run,
-// with the same linker settings as `make build`, so peak-memory figures match
-// the shipped binary.
+// through the Makefile's targets, so peak-memory figures are those of the
+// shipped binary (its tags, linker and flags are defined there only).
 package benchbuild
 
 import "os/exec"
 
-// Command returns the `go build` of ./cmd/danube-connect into out, to run
-// from the repository root. Internal linking keeps Pebble's cgo parts from
-// making the linker pull the whole binary through gcc, which costs about
-// 30 MB of resident file-backed pages (see the Makefile's LDFLAGS).
+// Command returns `make build` of danube-connect into out, to run from the
+// repository root.
 func Command(out string) *exec.Cmd {
-	return exec.Command("go", "build", "-trimpath", "-ldflags=-linkmode=internal", "-o", out, "./cmd/danube-connect")
+	return exec.Command("make", "--no-print-directory", "build", "BIN="+out)
+}
+
+// LanceDBCommand is Command for `make build-lancedb` (the lancedb output
+// linked in; builds the native library first when it is not cached).
+func LanceDBCommand(out string) *exec.Cmd {
+	return exec.Command("make", "--no-print-directory", "build-lancedb", "BIN="+out)
 }
