@@ -509,6 +509,14 @@ func report(results []result) {
 	if peak > 0 {
 		fmt.Printf("peak RSS of the clickhouse_async runs: %s (target < 100 MB)\n", humanize.IBytes(uint64(peak)))
 	}
+	if b, ok := by['b']; ok && b.maxRSS > 0 {
+		// The same binary and pipeline into drop: no output can use less.
+		verdict := "below 100 MB: the target is within reach"
+		if b.maxRSS >= 100e6 {
+			verdict = "at or above 100 MB: the target is out of reach for any output in this binary"
+		}
+		fmt.Printf("memory floor, (b) drop alone: %s peak RSS, %s\n", humanize.IBytes(uint64(b.maxRSS)), verdict)
+	}
 	for _, x := range []byte{'a', 'd'} {
 		if r, ok := by[x]; ok && by['c'].hash != "" {
 			if r.hash == by['c'].hash {

@@ -506,4 +506,12 @@ func report(res map[string]result) {
 			fmt.Printf("peak RSS (%s) = %d MB (target < 100 MB)\n", k, r.peakRSS>>20)
 		}
 	}
+	if r, ok := res["b"]; ok && r.peakRSS > 0 {
+		// The same binary and pipeline into drop: no output can use less.
+		verdict := "below 100 MB: the target is within reach"
+		if r.peakRSS >= 100e6 {
+			verdict = "at or above 100 MB: the target is out of reach for any output in this binary"
+		}
+		fmt.Printf("memory floor, (b) drop alone: %d MB peak RSS, %s\n", r.peakRSS>>20, verdict)
+	}
 }
