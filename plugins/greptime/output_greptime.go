@@ -104,7 +104,19 @@ every other row is written. A message whose row cannot be mapped fails alone, na
 
 GreptimeDB has no idempotency key: a retried or redelivered row is written again. For tables in the default merge
 mode that is harmless (equal tags and time index overwrite the earlier row), so retries are idempotent; for tables
-with `+"`append_mode: true`"+` a retry after a lost answer can duplicate rows.`).
+with `+"`append_mode: true`"+` a retry after a lost answer can duplicate rows.
+
+== Metrics
+
+- `+"`greptime_output_rows`"+` and `+"`greptime_output_bytes`"+` (label `+"`table`"+`): rows written and the bytes of
+  the JSON rows (or log lines) they were read from; rejected rows are not counted.
+- `+"`greptime_output_errors`"+` and `+"`greptime_output_retries`"+` (labels `+"`code`"+`, the GreptimeDB code or else
+  the gRPC code, and `+"`table`"+`): failed requests and retries of transient errors. `+"`table`"+` is empty when the
+  request carried several tables: the server does not say which of them failed.
+- `+"`greptime_output_rejected_messages`"+` (label `+"`reason`"+`: `+"`mapping`"+` or `+"`server`"+`): messages failed alone.
+- `+"`greptime_output_batches`"+`, `+"`greptime_output_requests`"+` and `+"`greptime_output_request_latency_ns`"+`
+  have no `+"`table`"+` label: a batch is written as one request carrying all its tables (further requests only
+  when rejected rows are isolated or errors retried).`).
 		Fields(
 			service.NewStringField(gtoFieldAddr).
 				Description("host:port of GreptimeDB's gRPC endpoint.").
@@ -359,12 +371,12 @@ type greptimeOutput struct {
 	writer atomic.Pointer[ingest.Writer]
 
 	mRows     *service.MetricCounter // by table
-	mBytes    *service.MetricCounter
+	mBytes    *service.MetricCounter // by table
 	mBatches  *service.MetricCounter
-	mRequests *service.MetricCounter
+	mRequests *service.MetricCounter // one request carries all tables of a batch
 	mLatency  *service.MetricTimer
-	mRetries  *service.MetricCounter // by code
-	mErrors   *service.MetricCounter // by code
+	mRetries  *service.MetricCounter // by code, table
+	mErrors   *service.MetricCounter // by code, table
 	mRejected *service.MetricCounter // messages failed, by reason (mapping, server)
 }
 
@@ -377,28 +389,37 @@ func newGreptimeOutput(cfg gtoConfig, mgr *service.Resources) (*greptimeOutput, 
 	return &greptimeOutput{
 		cfg: cfg, mapper: mp, log: mgr.Logger(),
 		mRows:     m.NewCounter("greptime_output_rows", "table"),
-		mBytes:    m.NewCounter("greptime_output_bytes"),
+		mBytes:    m.NewCounter("greptime_output_bytes", "table"),
 		mBatches:  m.NewCounter("greptime_output_batches"),
 		mRequests: m.NewCounter("greptime_output_requests"),
 		mLatency:  m.NewTimer("greptime_output_request_latency_ns"),
-		mRetries:  m.NewCounter("greptime_output_retries", "code"),
-		mErrors:   m.NewCounter("greptime_output_errors", "code"),
+		mRetries:  m.NewCounter("greptime_output_retries", "code", "table"),
+		mErrors:   m.NewCounter("greptime_output_errors", "code", "table"),
 		mRejected: m.NewCounter("greptime_output_rejected_messages", "reason"),
 	}, nil
 }
 
+// tableLabel is the table a request's error belongs to: known only when the
+// request carried one table.
+func tableLabel(tables []string) string {
+	if len(tables) == 1 {
+		return tables[0]
+	}
+	return ""
+}
+
 // Request implements ingest.Observer.
-func (o *greptimeOutput) Request(_ int, took time.Duration, err *ingest.Error) {
+func (o *greptimeOutput) Request(tables []string, took time.Duration, err *ingest.Error) {
 	o.mRequests.Incr(1)
 	o.mLatency.Timing(took.Nanoseconds())
 	if err != nil {
-		o.mErrors.Incr(1, err.Label())
+		o.mErrors.Incr(1, err.Label(), tableLabel(tables))
 	}
 }
 
 // Retry implements ingest.Observer.
-func (o *greptimeOutput) Retry(err *ingest.Error) {
-	o.mRetries.Incr(1, err.Label())
+func (o *greptimeOutput) Retry(tables []string, err *ingest.Error) {
+	o.mRetries.Incr(1, err.Label(), tableLabel(tables))
 	o.log.Debugf("greptime: retrying after %v", err)
 }
 
@@ -447,7 +468,6 @@ func (o *greptimeOutput) WriteBatch(ctx context.Context, batch service.MessageBa
 			exec = batch.InterpolationExecutor(o.cfg.table)
 		}
 	}
-	var size int
 	for i, msg := range batch {
 		payload, err := msg.AsBytes()
 		if err != nil {
@@ -477,7 +497,6 @@ func (o *greptimeOutput) WriteBatch(ctx context.Context, batch service.MessageBa
 			fail(i, err)
 			continue
 		}
-		size += len(payload)
 	}
 	tables := b.Tables()
 	if len(tables) == 0 {
@@ -493,21 +512,20 @@ func (o *greptimeOutput) WriteBatch(ctx context.Context, batch service.MessageBa
 		return fmt.Errorf("writing %d rows of %d messages to greptime: %w", b.Rows(), len(batch), err)
 	}
 	o.mBatches.Incr(1)
-	o.mBytes.Incr(int64(size))
 	var ok []*mapping.Table
 	for _, t := range tables {
-		written := t.Len()
-		if len(res.Failed) > 0 {
-			for r := 0; r < t.Len(); r++ {
-				if _, bad := res.Failed[t.Message(r)]; bad {
-					written--
-				}
+		written, size := 0, 0
+		for r := 0; r < t.Len(); r++ {
+			if _, bad := res.Failed[t.Message(r)]; !bad {
+				written++
+				size += t.Size(r)
 			}
 		}
 		if written == t.Len() {
 			ok = append(ok, t)
 		}
 		o.mRows.Incr(int64(written), t.Name)
+		o.mBytes.Incr(int64(size), t.Name)
 	}
 	o.mapper.Pin(ok)
 	for i, err := range res.Failed {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	gpb "github.com/GreptimeTeam/greptime-proto/go/greptime/v1"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
@@ -161,19 +162,22 @@ fields: [ { path: v, type: int64 } ]
 }
 
 func TestDefaultTimeIsThePublishTime(t *testing.T) {
-	s, err := greptimetest.Start()
-	require.NoError(t, err)
-	defer s.Stop()
-	out := newTestOutput(t, fmt.Sprintf("addr: %s\ntable: events\ntimestamp: { precision: us }\n", s.Addr()))
+	tg := greptimetest.NewTarget(t)
+	tb := tg.Table("events")
+	out := newTestOutput(t, fmt.Sprintf("addr: %s\ntable: %s\ntimestamp: { precision: us }\n", tg.Addr, tb))
 	before := time.Now()
 	require.NoError(t, out.WriteBatch(context.Background(), service.MessageBatch{
 		msg(`{"k":"published"}`, "danube_publish_time", "1796000000123"),
 		msg(`{"k":"no metadata"}`),
 	}))
-	rows := s.Table("", "events").Rows()
-	require.Len(t, rows, 2)
-	assert.Equal(t, int64(1796000000123000), rows[0]["ts"])
-	assert.GreaterOrEqual(t, rows[1]["ts"], before.UnixMicro())
+	ts := map[any]any{}
+	for _, r := range tg.Rows(t, "", tb) {
+		ts[r["k"]] = r["ts"]
+	}
+	require.Len(t, ts, 2, "%v", ts)
+	assert.Equal(t, int64(1796000000123000), ts["published"])
+	require.IsType(t, int64(0), ts["no metadata"])
+	assert.GreaterOrEqual(t, ts["no metadata"].(int64), before.UnixMicro())
 }
 
 func TestMetricsAndLogsMappings(t *testing.T) {
@@ -394,27 +398,203 @@ func TestLintRules(t *testing.T) {
 }
 
 func TestHintsFromConfig(t *testing.T) {
-	s, err := greptimetest.Start()
-	require.NoError(t, err)
-	defer s.Stop()
+	tg := greptimetest.NewTarget(t)
+	hinted, absent := tg.Table("hinted"), tg.Table("absent")
 	out := newTestOutput(t, fmt.Sprintf(`
 addr: %s
-table: hinted
+table: %s
 compression: zstd
 hints: { ttl: 7d, append_mode: true, merge_mode: last_non_null }
-`, s.Addr()))
-	batch := service.MessageBatch{msg(`{"v":1}`, "danube_publish_time", "1000"), msg(`{"v":1}`, "danube_publish_time", "1000")}
+`, tg.Addr, hinted))
+	// A recent time: on a real server rows older than the TTL may be gone.
+	now := fmt.Sprint(time.Now().UnixMilli())
+	batch := service.MessageBatch{msg(`{"v":1}`, "danube_publish_time", now), msg(`{"v":1}`, "danube_publish_time", now)}
 	require.NoError(t, out.WriteBatch(context.Background(), batch))
-	h := s.Hints()
-	require.NotEmpty(t, h)
-	assert.Equal(t, map[string]string{"ttl": "7d", "append_mode": "true", "merge_mode": "last_non_null"}, h[len(h)-1])
-	tb := s.Table("", "hinted")
-	assert.Equal(t, "7d", tb.Options()["ttl"])
-	assert.Equal(t, 2, tb.Len(), "append mode keeps equal rows")
+	assert.Equal(t, 2, tg.Count(t, "", hinted), "append mode keeps equal rows")
+	if tg.Double != nil {
+		// Only the double records the hints received and shows table options.
+		h := tg.Double.Hints()
+		require.NotEmpty(t, h)
+		assert.Equal(t, map[string]string{"ttl": "7d", "append_mode": "true", "merge_mode": "last_non_null"}, h[len(h)-1])
+		assert.Equal(t, "7d", tg.Double.Table("", hinted).Options()["ttl"])
+	}
 
-	off := newTestOutput(t, fmt.Sprintf("addr: %s\ntable: absent\nhints: { auto_create_table: false }\n", s.Addr()))
+	off := newTestOutput(t, fmt.Sprintf("addr: %s\ntable: %s\nhints: { auto_create_table: false }\n", tg.Addr, absent))
 	errs := batchErrors(t, off.WriteBatch(context.Background(), service.MessageBatch{msg(`{"v":1}`)}))
 	require.Len(t, errs, 1)
 	assert.ErrorContains(t, errs[0], "4001")
-	assert.Nil(t, s.Table("", "absent"))
+	assert.Equal(t, 0, tg.Count(t, "", absent))
+	if tg.Double != nil {
+		assert.Nil(t, tg.Double.Table("", absent), "not created")
+	}
+}
+
+// The server, not the output's remembered column types, rejects a type
+// conflict: a fresh output has not seen the table, maps the string as a
+// string column, and only that message fails.
+func TestServerRejectsATypeConflictOfOneMessage(t *testing.T) {
+	tg := greptimetest.NewTarget(t)
+	tb := tg.Table("modes")
+	conf := fmt.Sprintf("addr: %s\ntable: %s\ntimestamp: { path: ts }\ntags: [ device ]\n", tg.Addr, tb)
+	ts := time.Now().Add(-time.Minute).UnixMilli()
+	first := newTestOutput(t, conf)
+	require.NoError(t, first.WriteBatch(context.Background(), service.MessageBatch{
+		msg(fmt.Sprintf(`{"ts":%d,"device":"d0","mode":1}`, ts)),
+	}))
+
+	fresh := newTestOutput(t, conf)
+	batch := service.MessageBatch{
+		msg(fmt.Sprintf(`{"ts":%d,"device":"d1","temp":20.5}`, ts+1)),
+		msg(fmt.Sprintf(`{"ts":%d,"device":"d2","mode":"eco"}`, ts+2)),
+		msg(fmt.Sprintf(`{"ts":%d,"device":"d3","temp":21.5}`, ts+3)),
+	}
+	errs := batchErrors(t, fresh.WriteBatch(context.Background(), batch))
+	require.Len(t, errs, 1, "%v", errs)
+	require.Contains(t, errs, 1)
+	assert.ErrorContains(t, errs[1], "message 1")
+	assert.ErrorContains(t, errs[1], "table "+tb)
+	assert.ErrorContains(t, errs[1], "mode")
+
+	var devices []any
+	for _, r := range tg.Rows(t, "", tb) {
+		devices = append(devices, r["device"])
+	}
+	assert.Equal(t, []any{"d0", "d1", "d3"}, devices)
+}
+
+// memMetrics is a metrics exporter summing every counter (and counting
+// timings) per name and label set.
+type memMetrics struct {
+	mu     sync.Mutex
+	values map[string]int64 // name{k=v,...} -> sum
+}
+
+type memMetric struct {
+	m   *memMetrics
+	key string
+}
+
+func (c memMetric) Incr(n int64) { c.m.add(c.key, n) }
+func (c memMetric) Timing(int64) { c.m.add(c.key, 1) }
+func (c memMetric) Set(v int64)  { c.m.add(c.key, v) }
+
+func (m *memMetrics) add(key string, n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.values[key] += n
+}
+
+func (m *memMetrics) ctor(name string, keys []string) func(...string) memMetric {
+	return func(vals ...string) memMetric {
+		var b strings.Builder
+		b.WriteString(name + "{")
+		for i, k := range keys {
+			if k != "label" && k != "path" && i < len(vals) { // Benthos' own labels
+				fmt.Fprintf(&b, "%s=%s,", k, vals[i])
+			}
+		}
+		b.WriteString("}")
+		return memMetric{m: m, key: b.String()}
+	}
+}
+
+func (m *memMetrics) get(key string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.values[key]
+}
+
+func (m *memMetrics) NewCounterCtor(name string, keys ...string) service.MetricsExporterCounterCtor {
+	f := m.ctor(name, keys)
+	return func(v ...string) service.MetricsExporterCounter { return f(v...) }
+}
+
+func (m *memMetrics) NewTimerCtor(name string, keys ...string) service.MetricsExporterTimerCtor {
+	f := m.ctor(name, keys)
+	return func(v ...string) service.MetricsExporterTimer { return f(v...) }
+}
+
+func (m *memMetrics) NewGaugeCtor(name string, keys ...string) service.MetricsExporterGaugeCtor {
+	f := m.ctor(name, keys)
+	return func(v ...string) service.MetricsExporterGauge { return f(v...) }
+}
+
+func (m *memMetrics) Close(context.Context) error { return nil }
+
+// Double only: it injects a transient fault and counts requests.
+func TestMetricsPerTable(t *testing.T) {
+	s, err := greptimetest.Start()
+	require.NoError(t, err)
+	defer s.Stop()
+	s.CreateTable("", "a",
+		greptimetest.Column{Name: "ts", Type: gpb.ColumnDataType_TIMESTAMP_MILLISECOND, Semantic: gpb.SemanticType_TIMESTAMP},
+		greptimetest.Column{Name: "host", Type: gpb.ColumnDataType_STRING, Semantic: gpb.SemanticType_TAG},
+		greptimetest.Column{Name: "mode", Type: gpb.ColumnDataType_INT64, Semantic: gpb.SemanticType_FIELD})
+
+	mm := &memMetrics{values: map[string]int64{}}
+	env := service.NewEnvironment()
+	require.NoError(t, env.RegisterMetricsExporter("greptime_test_metrics", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return mm, nil }))
+	sb := env.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.SetMetricsYAML("greptime_test_metrics: {}"))
+	produce, err := sb.AddBatchProducerFunc()
+	require.NoError(t, err)
+	require.NoError(t, sb.AddOutputYAML(fmt.Sprintf(`
+greptime:
+  addr: %s
+  table: '${! meta("t") }'
+  timestamp: { path: ts }
+  tags: [ host ]
+  backoff: { initial_interval: 1ms, max_interval: 5ms }
+`, s.Addr())))
+	strm, err := sb.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- strm.Run(ctx) }()
+
+	rowsA := []string{`{"ts":1,"host":"x","n":1}`, `{"ts":2,"host":"y","n":2}`}
+	rowsB := []string{`{"ts":3,"host":"x","v":1.5}`, `{"ts":4,"host":"y","v":2.5}`}
+	batch := service.MessageBatch{
+		msg(rowsA[0], "t", "a"),
+		msg(`{"ts":5,"host":"z","mode":"eco"}`, "t", "a"), // rejected by the server (mode is int64)
+		msg(rowsB[0], "t", "b"),
+		msg(`{"ts":6,`, "t", "b"), // rejected by the mapping
+		msg(rowsA[1], "t", "a"),
+		msg(rowsB[1], "t", "b"),
+	}
+	// The first request (tables a and b) fails transiently and is retried.
+	s.FailNext(1, greptimetest.Fault{Code: codes.Unavailable, GreptimeCode: 4008, Msg: "region not ready"})
+	require.Error(t, produce(ctx, batch), "two messages fail")
+	require.NoError(t, strm.StopWithin(10*time.Second))
+	<-done
+	assert.Equal(t, 2, s.Table("", "a").Len())
+	assert.Equal(t, 2, s.Table("", "b").Len())
+
+	size := func(rows []string) int64 { return int64(len(rows[0]) + len(rows[1])) }
+	for key, want := range map[string]int64{
+		"greptime_output_rows{table=a,}":                     2,
+		"greptime_output_rows{table=b,}":                     2,
+		"greptime_output_bytes{table=a,}":                    size(rowsA),
+		"greptime_output_bytes{table=b,}":                    size(rowsB),
+		"greptime_output_batches{}":                          1,
+		"greptime_output_retries{code=4008,table=,}":         1,
+		"greptime_output_errors{code=4008,table=,}":          1,
+		"greptime_output_errors{code=1004,table=,}":          1, // the request of both tables
+		"greptime_output_errors{code=1004,table=b,}":         0,
+		"greptime_output_rejected_messages{reason=server,}":  1,
+		"greptime_output_rejected_messages{reason=mapping,}": 1,
+		"greptime_output_requests{}":                         int64(s.Requests()),
+		"greptime_output_request_latency_ns{}":               int64(s.Requests()),
+		"greptime_output_retries{code=4008,table=a,}":        0,
+		"greptime_output_errors{code=4008,table=a,}":         0,
+		"greptime_output_errors{code=4008,table=b,}":         0,
+	} {
+		assert.Equal(t, want, mm.get(key), key)
+	}
+	// Isolating the rejected message sends table a alone: its rejections
+	// carry the table.
+	assert.Positive(t, mm.get("greptime_output_errors{code=1004,table=a,}"))
 }

@@ -40,12 +40,14 @@ func (b Backoff) delay(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
-// Observer receives what a Writer does, for metrics.
+// Observer receives what a Writer does, for metrics. tables are the tables
+// the request carried: all of a batch's at first, one while rejected rows
+// are isolated.
 type Observer interface {
 	// Request is called after every RPC.
-	Request(rows int, took time.Duration, err *Error)
+	Request(tables []string, took time.Duration, err *Error)
 	// Retry is called before a retry of err.
-	Retry(err *Error)
+	Retry(tables []string, err *Error)
 }
 
 // Writer writes batches with retries and isolates rejected rows.
@@ -134,9 +136,12 @@ func (w *Writer) isolate(ctx context.Context, name string, t Rows, lo, hi int, k
 
 // send is one request with retries of transient errors.
 func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) error {
-	rows := 0
-	for _, in := range inserts {
-		rows += len(in.GetRows().GetRows())
+	var tables []string
+	if w.Obs != nil {
+		tables = make([]string, len(inserts))
+		for i, in := range inserts {
+			tables[i] = in.GetTableName()
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -146,7 +151,7 @@ func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) erro
 			ge = &Error{Msg: err.Error()}
 		}
 		if w.Obs != nil {
-			w.Obs.Request(rows, time.Since(start), ge)
+			w.Obs.Request(tables, time.Since(start), ge)
 		}
 		if err == nil {
 			return nil
@@ -158,7 +163,7 @@ func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) erro
 			return err
 		}
 		if w.Obs != nil {
-			w.Obs.Retry(ge)
+			w.Obs.Retry(tables, ge)
 		}
 		t := time.NewTimer(w.Backoff.delay(attempt))
 		select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -25,6 +26,7 @@ type Table struct {
 	pinned    map[string]gpb.ColumnDataType
 	rows      []*gpb.Row
 	msgs      []int
+	sizes     []int32 // JSON bytes of each row, for the output's metrics
 	lastMsg   int
 	// layout of the previous row (column names and their schema indexes):
 	// rows of one producer mostly repeat it, and then skip the map lookups.
@@ -56,6 +58,9 @@ func (t *Table) Len() int { return len(t.rows) }
 
 // Message is the message index the row at i came from.
 func (t *Table) Message(i int) int { return t.msgs[i] }
+
+// Size is the length of the JSON (or log line) row i was mapped from.
+func (t *Table) Size(i int) int { return int(t.sizes[i]) }
 
 // Request is the insert of all rows. Call Batch.Tables first.
 func (t *Table) Request() *gpb.RowInsertRequest { return t.Sub(0, len(t.rows)) }
@@ -117,6 +122,7 @@ type Batch struct {
 	lastTable *Table // rows of a batch mostly go to the table before
 
 	msg     int          // the message being added (Begin)
+	size    int32        // the length of the row being added
 	touched []checkpoint // tables the message added rows to, as before it
 }
 
@@ -140,7 +146,7 @@ func (b *Batch) Rollback() {
 		cp := b.touched[i]
 		t := cp.t
 		b.rows -= len(t.rows) - cp.rows
-		t.rows, t.msgs = t.rows[:cp.rows], t.msgs[:cp.rows]
+		t.rows, t.msgs, t.sizes = t.rows[:cp.rows], t.msgs[:cp.rows], t.sizes[:cp.rows]
 		for _, c := range t.schema[cp.schema:] {
 			delete(t.index, c.ColumnName)
 		}
@@ -218,6 +224,7 @@ func (b *Batch) AddRow(table string, row []byte, def time.Time) error {
 	b.cells = b.cells[:0]
 	m := b.m
 	row = bytes.TrimSpace(row)
+	b.size = int32(min(len(row), math.MaxInt32))
 	if m.kind == KindLogs && (len(row) == 0 || row[0] != '{') {
 		ts, err := b.timestampCell(nil, def)
 		if err != nil {
@@ -709,6 +716,7 @@ func (b *Batch) appendRow(t *Table, msg int, checked bool, idx []int) {
 	}
 	t.rows = append(t.rows, r)
 	t.msgs = append(t.msgs, msg)
+	t.sizes = append(t.sizes, b.size)
 	b.rows++
 }
 

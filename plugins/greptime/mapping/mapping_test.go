@@ -251,6 +251,13 @@ func TestRollbackOfMessage(t *testing.T) {
 	if len(tables) != 1 || tables[0].Name != "a" || tables[0].Len() != 1 || len(tables[0].schema) != 2 || b.Rows() != 1 {
 		t.Fatalf("after rollback: %d tables, rows %d, schema %v", len(tables), b.Rows(), cols(tables[0]))
 	}
+	// The row sizes (for the output's byte metrics) are rolled back too.
+	if err := add(t, b, 2, "a", "  {\"x\":4}\n", def); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.Tables()[0]; a.Len() != 2 || a.Size(0) != len(`{"x":1}`) || a.Size(1) != len(`{"x":4}`) {
+		t.Fatalf("sizes of %d rows: %d, %d", a.Len(), a.Size(0), a.Size(1))
+	}
 }
 
 func TestMetricsMapping(t *testing.T) {
