@@ -102,6 +102,14 @@ settings, permissions) fail the table's block. Delivery is therefore at least on
 sub-block of a split gets the token of its own messages), so a block re-sent after an unknown outcome is stored
 once by tables with insert deduplication (Replicated*, or MergeTree with `+"`non_replicated_deduplication_window`"+`). Options a server is too old for fail at connect naming its
 version, never silently.
+
+== Metrics
+
+Labelled `+"`table`"+` (`+"`database.table`"+`): `+"`clickhouse_rows_written`"+`, `+"`clickhouse_bytes_written`"+`
+(message bytes), `+"`clickhouse_blocks_written`"+` (successful INSERTs, sub-blocks of a split included) and the timer
+`+"`clickhouse_insert_latency_ns`"+` (per block, retries included). Labelled `+"`table`"+` and `+"`code`"+` (the
+server's error code, `+"`0`"+` for client-side and network errors): `+"`clickhouse_retries`"+` (retried attempts)
+and `+"`clickhouse_errors`"+` (failed messages).
 `+service.OutputPerformanceDocs(true, true)).
 		Fields(
 			service.NewStringListField(choFieldAddr).
