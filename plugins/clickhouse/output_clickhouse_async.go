@@ -97,7 +97,7 @@ its message before sending. When the server rejects a block for its data (parse,
 `+"`throwIf`"+` in a DEFAULT expression, a CHECK constraint), the block is split in halves at message boundaries
 and sent again, recursively, so only the messages the server still rejects fail, with its error (about
 16·log2(n) sub-blocks at most for a block of n messages; halves beyond that fail whole). Other errors (unknown table,
-settings, permissions) fail the table's block. Delivery is therefore at least once. On servers 21.11 and newer,
+settings, permissions) fail the table's block. Delivery is therefore at least once. On servers 22.2 and newer,
 `+"`deduplication_token`"+` sets `+"`insert_deduplication_token`"+` from the block's content or its Danube offsets (a
 sub-block of a split gets the token of its own messages), so a block re-sent after an unknown outcome is stored
 once by tables with insert deduplication (Replicated*, or MergeTree with `+"`non_replicated_deduplication_window`"+`). Options a server is too old for fail at connect naming its
@@ -163,7 +163,7 @@ and `+"`clickhouse_errors`"+` (failed messages).
 				"none":           "No token.",
 				"content":        "A hash of the table name and the payloads of the block.",
 				"danube_offsets": "The Danube topic and offset range of the block (metadata `danube_topic`, `danube_offset`); blocks without them use `content`.",
-			}).Description("Sets `insert_deduplication_token` per block (ClickHouse 21.11 or newer).").Default("none").Advanced(),
+			}).Description("Sets `insert_deduplication_token` per block (ClickHouse 22.2 or newer).").Default("none").Advanced(),
 			service.NewDurationField(choFieldSchemaRefresh).
 				Description("How long a table's schema is cached before it is read again.").Default("5m").Advanced(),
 			service.NewObjectField(choFieldRetry,

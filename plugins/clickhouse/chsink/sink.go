@@ -16,6 +16,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,23 +175,28 @@ func serverSupports(v driver.ServerVersion, major, minor uint64) bool {
 	return v.Version.Major > major || v.Version.Major == major && v.Version.Minor >= minor
 }
 
+// Server versions that introduced the settings the options send
+// (ClickHouse changelogs: async inserts 21.11, insert_deduplication_token
+// 22.2, PR #32304).
+var (
+	minAsyncInsert = [2]uint64{21, 11}
+	minDedupToken  = [2]uint64{22, 2}
+)
+
 // checkFeatures fails for options the server's version cannot honour.
 func checkFeatures(o *Options, v driver.ServerVersion) error {
-	if serverSupports(v, 21, 11) {
-		return nil
-	}
 	var need []string
-	if o.AsyncInsert {
-		need = append(need, "async_insert")
+	if o.AsyncInsert && !serverSupports(v, minAsyncInsert[0], minAsyncInsert[1]) {
+		need = append(need, fmt.Sprintf("async_insert needs ClickHouse %d.%d or newer", minAsyncInsert[0], minAsyncInsert[1]))
 	}
-	if o.Dedup != DedupNone {
-		need = append(need, "deduplication_token")
+	if o.Dedup != DedupNone && !serverSupports(v, minDedupToken[0], minDedupToken[1]) {
+		need = append(need, fmt.Sprintf("deduplication_token needs ClickHouse %d.%d or newer", minDedupToken[0], minDedupToken[1]))
 	}
 	if len(need) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%v need ClickHouse 21.11 or newer, but the server reports version %d.%d.%d (revision %d)",
-		need, v.Version.Major, v.Version.Minor, v.Version.Patch, v.Revision)
+	return fmt.Errorf("%s, but the server reports version %d.%d.%d (revision %d)",
+		strings.Join(need, " and "), v.Version.Major, v.Version.Minor, v.Version.Patch, v.Revision)
 }
 
 // Open connects, checks that the server answers and supports the options.

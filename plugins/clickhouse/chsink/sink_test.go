@@ -486,19 +486,36 @@ func TestSettingsAndTokens(t *testing.T) {
 }
 
 func TestFeaturesGatedOnServerVersion(t *testing.T) {
-	old := driver.ServerVersion{Name: "ClickHouse", Version: proto.Version{Major: 18, Minor: 16, Patch: 1}, Revision: 54412}
-	if err := checkFeatures(&Options{}, old); err != nil {
-		t.Fatal(err)
+	at := func(major, minor uint64) driver.ServerVersion {
+		return driver.ServerVersion{Name: "ClickHouse", Version: proto.Version{Major: major, Minor: minor, Patch: 1}, Revision: 54412}
 	}
-	for _, o := range []Options{{AsyncInsert: true}, {Dedup: DedupContent}} {
-		err := checkFeatures(&o, old)
-		if err == nil || !strings.Contains(err.Error(), "18.16.1") || !strings.Contains(err.Error(), "21.11") {
-			t.Fatalf("%+v: %v", o, err)
+	for _, tc := range []struct {
+		v    driver.ServerVersion
+		o    Options
+		want []string // substrings of the error; none for no error
+	}{
+		{at(18, 16), Options{}, nil},
+		{at(18, 16), Options{AsyncInsert: true}, []string{"async_insert needs ClickHouse 21.11", "18.16.1"}},
+		{at(18, 16), Options{Dedup: DedupContent}, []string{"deduplication_token needs ClickHouse 22.2", "18.16.1"}},
+		{at(21, 11), Options{AsyncInsert: true}, nil},
+		// The token arrived after async inserts: 21.11 takes one, not the other.
+		{at(21, 11), Options{AsyncInsert: true, Dedup: DedupOffsets}, []string{"deduplication_token needs ClickHouse 22.2", "21.11.1"}},
+		{at(22, 1), Options{Dedup: DedupContent}, []string{"22.2"}},
+		{at(22, 2), Options{AsyncInsert: true, Dedup: DedupOffsets}, nil},
+		{at(23, 0), Options{AsyncInsert: true, Dedup: DedupContent}, nil},
+	} {
+		err := checkFeatures(&tc.o, tc.v)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%v %+v: %v", tc.v.Version, tc.o, err)
+			}
+			continue
 		}
-	}
-	v2111 := driver.ServerVersion{Version: proto.Version{Major: 21, Minor: 11}}
-	if err := checkFeatures(&Options{AsyncInsert: true, Dedup: DedupOffsets}, v2111); err != nil {
-		t.Fatal(err)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %+v: %v, want %q", tc.v.Version, tc.o, err, w)
+			}
+		}
 	}
 }
 
