@@ -78,9 +78,11 @@ JSON text), FixedString, UUID, Enum8/16 (by name or number), Date, Date32, DateT
 (flattened `+"`n.a`"+` columns fed from an array of objects `+"`n`"+`, or a Nested column) and JSON. Values that do not
 fit their column fail their message with an error naming the column.
 
-The schema is cached and read again after `+"`schema_refresh_interval`"+`, when the server reports an unknown
-column, type mismatch or unknown table, and when a row carries a field with no column (at most once per second),
-so a column added while running is filled from the next batch on. `+"`columns`"+` gives Bloblang mappings that
+The schema is cached and read again after `+"`schema_refresh_interval`"+`; when the server reports an unknown
+column, type mismatch or unknown table, or the driver refuses the cached type's values for a column whose type
+changed (the block is then rebuilt from the same messages and sent once more); and when a row carries a field with
+no column or a value that does not fit its cached column (at most once per second). So a column added, dropped or
+retyped while running, or a table recreated, is written correctly from the next batch on. `+"`columns`"+` gives Bloblang mappings that
 override the value of named columns.
 
 == Delivery guarantees
@@ -89,13 +91,25 @@ A message is acknowledged only after the server accepted the INSERT of its block
 the server flushed it, unless `+"`wait_for_async_insert: false`"+`). Network errors and transient server errors
 (timeouts, too many parts, memory limit, read-only or lost replicas, unknown insert status) are retried with
 exponential backoff and jitter, sending the identical block again; when retries run out the messages are nacked and
-Benthos delivers them again. Errors that sending again cannot fix (a row that does not fit its column, unknown
-table, parse or type errors) fail only the affected messages with an error naming the table, the row and the cause;
-the rest of the batch is written. Delivery is therefore at least once. On servers 21.11 and newer,
-`+"`deduplication_token`"+` sets `+"`insert_deduplication_token`"+` from the block's content or its Danube offsets, so
-a block re-sent after an unknown outcome is stored once by tables with insert deduplication (Replicated*, or
-MergeTree with `+"`non_replicated_deduplication_window`"+`). Options a server is too old for fail at connect naming its
+Benthos delivers them again. Errors that sending again cannot fix fail only the affected messages with an error
+naming the table, the row and the cause; the rest of the batch is written. A row that does not fit its column fails
+its message before sending. When the server rejects a block for its data (parse, type or range errors, a
+`+"`throwIf`"+` in a DEFAULT expression, a CHECK constraint), the block is split in halves at message boundaries
+and sent again, recursively, so only the messages the server still rejects fail, with its error (about
+16·log2(n) sub-blocks at most for a block of n messages; halves beyond that fail whole). Other errors (unknown table,
+settings, permissions) fail the table's block. Delivery is therefore at least once. On servers 22.2 and newer,
+`+"`deduplication_token`"+` sets `+"`insert_deduplication_token`"+` from the block's content or its Danube offsets (a
+sub-block of a split gets the token of its own messages), so a block re-sent after an unknown outcome is stored
+once by tables with insert deduplication (Replicated*, or MergeTree with `+"`non_replicated_deduplication_window`"+`). Options a server is too old for fail at connect naming its
 version, never silently.
+
+== Metrics
+
+Labelled `+"`table`"+` (`+"`database.table`"+`): `+"`clickhouse_rows_written`"+`, `+"`clickhouse_bytes_written`"+`
+(message bytes), `+"`clickhouse_blocks_written`"+` (successful INSERTs, sub-blocks of a split included) and the timer
+`+"`clickhouse_insert_latency_ns`"+` (per block, retries included). Labelled `+"`table`"+` and `+"`code`"+` (the
+server's error code, `+"`0`"+` for client-side and network errors): `+"`clickhouse_retries`"+` (retried attempts)
+and `+"`clickhouse_errors`"+` (failed messages).
 `+service.OutputPerformanceDocs(true, true)).
 		Fields(
 			service.NewStringListField(choFieldAddr).
@@ -149,7 +163,7 @@ version, never silently.
 				"none":           "No token.",
 				"content":        "A hash of the table name and the payloads of the block.",
 				"danube_offsets": "The Danube topic and offset range of the block (metadata `danube_topic`, `danube_offset`); blocks without them use `content`.",
-			}).Description("Sets `insert_deduplication_token` per block (ClickHouse 21.11 or newer).").Default("none").Advanced(),
+			}).Description("Sets `insert_deduplication_token` per block (ClickHouse 22.2 or newer).").Default("none").Advanced(),
 			service.NewDurationField(choFieldSchemaRefresh).
 				Description("How long a table's schema is cached before it is read again.").Default("5m").Advanced(),
 			service.NewObjectField(choFieldRetry,

@@ -240,3 +240,35 @@ func at(s []string, i int) string {
 	}
 	return "<none>"
 }
+
+func TestConfigLint(t *testing.T) {
+	linter := service.GlobalEnvironment().NewComponentConfigLinter()
+	for _, tt := range []struct {
+		name, yaml string
+		lint       string // substring of the first lint or parse error, "" for none
+	}{
+		{"minimal", "clickhouse_async:\n  addr: [ 127.0.0.1:9000 ]\n  table: t\n", ""},
+		{"async without wait", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  async_insert: true\n  wait_for_async_insert: false\n", ""},
+		{"wait without async", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  wait_for_async_insert: false\n", "wait_for_async_insert only applies with async_insert: true"},
+		{"no connections", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  max_open_conns: 0\n", "max_open_conns must be at least 1"},
+		{"bad compression", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  compression: gzip\n", "not a valid option"},
+		{"bad dedup token", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  deduplication_token: offsets\n", "not a valid option"},
+		{"missing table", "clickhouse_async:\n  addr: [ a:9000 ]\n", "table"},
+		{"unknown field", "clickhouse_async:\n  addr: [ a:9000 ]\n  table: t\n  nope: 1\n", "nope"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lints, err := linter.LintOutputYAML([]byte(tt.yaml))
+			switch {
+			case tt.lint == "" && (err != nil || len(lints) > 0):
+				t.Fatalf("unexpected lint: %v %v", err, lints)
+			case tt.lint == "":
+			case err != nil:
+				if !strings.Contains(err.Error(), tt.lint) {
+					t.Fatalf("error %v, want %q", err, tt.lint)
+				}
+			case len(lints) == 0 || !strings.Contains(lints[0].What, tt.lint):
+				t.Fatalf("lints %v, want %q", lints, tt.lint)
+			}
+		})
+	}
+}

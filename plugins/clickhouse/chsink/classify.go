@@ -39,6 +39,23 @@ var schemaCodes = map[int32]bool{
 	codeUnknownIdentifier: true, codeTypeMismatch: true, codeUnknownTable: true,
 }
 
+// dataCodes are server errors about the values of some rows (parse and
+// type errors, out-of-range values, a throwIf in a DEFAULT expression, a
+// CHECK constraint): a block failing with one is split to find the rows.
+var dataCodes = map[int32]bool{
+	6: true, 26: true, 27: true, 38: true, 41: true, 53: true, 69: true, 70: true, 72: true,
+	117: true, 190: true, 321: true, 395: true, 407: true, 469: true,
+}
+
+// isolatable reports whether a final insert error may come from some of
+// the block's messages only, so sending them apart can save the others.
+func isolatable(err error) bool {
+	if errors.Is(err, errDriverPanic) {
+		return false
+	}
+	return dataCodes[ServerCode(err)] || errors.Is(err, errFill)
+}
+
 // ErrClass is what the sink does after a failed insert.
 type ErrClass uint8
 
@@ -72,6 +89,11 @@ func Classify(err error) ErrClass {
 	}
 	if errors.Is(err, context.Canceled) {
 		return ClassFatal
+	}
+	// The driver refused a buffered value for the column's type: the type
+	// may have changed since the schema was read.
+	if errors.Is(err, errFill) && !errors.Is(err, errDriverPanic) {
+		return ClassSchema
 	}
 	if code := ServerCode(err); code != 0 {
 		switch {

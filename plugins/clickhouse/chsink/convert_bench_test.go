@@ -33,11 +33,10 @@ func BenchmarkConvertBlock(b *testing.B) {
 	payload := []byte(sb.String())
 	s := newSink(nil, Options{Format: jsonrows.FormatNDJSON, Conv: ConvOptions{MissingDefault: true}}, modernVersion, nil)
 	msgs := []Message{{Payload: payload}}
-	g := Group{Database: "db", Table: "t", Indexes: []int{0}}
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		blk, _, errs, err := s.convert(sch, msgs, g)
+		blk, _, errs, err := s.convert(sch, msgs, []int{0})
 		if err != nil || errs[0] != nil {
 			b.Fatal(err, errs)
 		}

@@ -13,8 +13,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,23 +175,28 @@ func serverSupports(v driver.ServerVersion, major, minor uint64) bool {
 	return v.Version.Major > major || v.Version.Major == major && v.Version.Minor >= minor
 }
 
+// Server versions that introduced the settings the options send
+// (ClickHouse changelogs: async inserts 21.11, insert_deduplication_token
+// 22.2, PR #32304).
+var (
+	minAsyncInsert = [2]uint64{21, 11}
+	minDedupToken  = [2]uint64{22, 2}
+)
+
 // checkFeatures fails for options the server's version cannot honour.
 func checkFeatures(o *Options, v driver.ServerVersion) error {
-	if serverSupports(v, 21, 11) {
-		return nil
-	}
 	var need []string
-	if o.AsyncInsert {
-		need = append(need, "async_insert")
+	if o.AsyncInsert && !serverSupports(v, minAsyncInsert[0], minAsyncInsert[1]) {
+		need = append(need, fmt.Sprintf("async_insert needs ClickHouse %d.%d or newer", minAsyncInsert[0], minAsyncInsert[1]))
 	}
-	if o.Dedup != DedupNone {
-		need = append(need, "deduplication_token")
+	if o.Dedup != DedupNone && !serverSupports(v, minDedupToken[0], minDedupToken[1]) {
+		need = append(need, fmt.Sprintf("deduplication_token needs ClickHouse %d.%d or newer", minDedupToken[0], minDedupToken[1]))
 	}
 	if len(need) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%v need ClickHouse 21.11 or newer, but the server reports version %d.%d.%d (revision %d)",
-		need, v.Version.Major, v.Version.Minor, v.Version.Patch, v.Revision)
+	return fmt.Errorf("%s, but the server reports version %d.%d.%d (revision %d)",
+		strings.Join(need, " and "), v.Version.Major, v.Version.Minor, v.Version.Patch, v.Revision)
 }
 
 // Open connects, checks that the server answers and supports the options.
@@ -288,12 +295,7 @@ func (s *Sink) writeGroup(ctx context.Context, msgs []Message, g Group, errs []e
 	table := g.Database + "." + g.Table
 	qn := QualifiedName(g.Database, g.Table)
 	failAll := func(err error) {
-		code := ServerCode(err)
-		te := &TableError{Table: qn, Code: code, Err: err}
-		for _, i := range g.Indexes {
-			errs[i] = te
-		}
-		s.metrics.Failed(table, code, len(g.Indexes))
+		s.fail(table, qn, g.Indexes, err, errs)
 	}
 	refreshed := false
 	for {
@@ -302,40 +304,30 @@ func (s *Sink) writeGroup(ctx context.Context, msgs []Message, g Group, errs []e
 			failAll(err)
 			return
 		}
-		blk, ok, convErrs, err := s.convert(sch, msgs, g)
+		blk, ok, convErrs, err := s.convert(sch, msgs, g.Indexes)
 		if err != nil {
 			failAll(err)
 			return
 		}
-		// A field with no column may be one added since we read the schema.
-		if blk.unknown && !refreshed && time.Since(sch.fetched) >= s.opts.SchemaRetryDelay {
+		// A field with no column may be one added since we read the schema,
+		// a value that does not fit its column one whose type changed.
+		stale := blk.unknown || len(ok) < len(g.Indexes)
+		if stale && !refreshed && time.Since(sch.fetched) >= s.opts.SchemaRetryDelay {
 			s.cache.invalidate(sch)
 			refreshed = true
 			continue
 		}
-		for j, i := range g.Indexes {
-			if convErrs[j] != nil {
-				errs[i] = fmt.Errorf("table %s: %w", qn, convErrs[j])
-			}
-		}
-		if n := len(g.Indexes) - len(ok); n > 0 {
-			s.metrics.Failed(table, 0, n)
-		}
+		s.convFailed(table, qn, g.Indexes, convErrs, errs)
 		if blk.rows == 0 {
 			return
 		}
-		cols := blk.sendColumns()
-		set := s.settingsFor(qn, msgs, ok)
-		bytes := 0
-		for _, i := range ok {
-			bytes += len(msgs[i].Payload)
-		}
-		start := time.Now()
-		err = s.sendRetrying(ctx, table, blk, cols, set)
+		err = s.send(ctx, table, qn, msgs, ok, blk)
 		if err == nil {
-			s.metrics.Inserted(table, blk.rows, bytes, time.Since(start))
 			return
 		}
+		// The table changed under the cached schema (a column added,
+		// dropped or retyped, the table recreated): read it again and
+		// rebuild the block from the same messages, once.
 		if Classify(err) == ClassSchema && !refreshed {
 			s.cache.invalidate(sch)
 			refreshed = true
@@ -344,13 +336,92 @@ func (s *Sink) writeGroup(ctx context.Context, msgs []Message, g Group, errs []e
 			}
 			continue
 		}
-		code := ServerCode(err)
-		te := &TableError{Table: qn, Code: code, Err: err}
-		for _, i := range ok {
-			errs[i] = te
+		if isolatable(err) && len(ok) > 1 {
+			budget := isolateBudget(len(ok))
+			s.isolate(ctx, table, qn, sch, msgs, ok, err, &budget, errs)
+			return
 		}
-		s.metrics.Failed(table, code, len(ok))
+		s.fail(table, qn, ok, err, errs)
 		return
+	}
+}
+
+// fail sets err, naming the table and the server's code, on messages idx.
+func (s *Sink) fail(table, qn string, idx []int, err error, errs []error) {
+	code := ServerCode(err)
+	te := &TableError{Table: qn, Code: code, Err: err}
+	for _, i := range idx {
+		errs[i] = te
+	}
+	s.metrics.Failed(table, code, len(idx))
+}
+
+// convFailed records the conversion errors (parallel to idx) of messages
+// left out of a block.
+func (s *Sink) convFailed(table, qn string, idx []int, convErrs []error, errs []error) {
+	n := 0
+	for j, i := range idx {
+		if convErrs[j] != nil {
+			errs[i] = fmt.Errorf("table %s: %w", qn, convErrs[j])
+			n++
+		}
+	}
+	if n > 0 {
+		s.metrics.Failed(table, 0, n)
+	}
+}
+
+// send inserts the block made of msgs[ok...], retrying transient errors.
+func (s *Sink) send(ctx context.Context, table, qn string, msgs []Message, ok []int, blk *block) error {
+	cols := blk.sendColumns()
+	// Settings (and the dedup token) derive from exactly these messages,
+	// so a sub-block of a split never carries the whole block's token.
+	set := s.settingsFor(qn, msgs, ok)
+	bytes := 0
+	for _, i := range ok {
+		bytes += len(msgs[i].Payload)
+	}
+	start := time.Now()
+	if err := s.sendRetrying(ctx, table, blk, cols, set); err != nil {
+		return err
+	}
+	s.metrics.Inserted(table, blk.rows, bytes, time.Since(start))
+	return nil
+}
+
+// isolateBudget bounds the sub-blocks sent to isolate the rejected
+// messages of a block of n: enough to find 8 of them by halving.
+func isolateBudget(n int) int { return 16 * bits.Len(uint(n)) }
+
+// isolate splits a block the server rejected for its data into halves at
+// message boundaries and sends each again, recursively, so only the
+// messages the server still rejects on their own fail, each with the
+// server's error. Once the budget is spent a failing half fails whole.
+func (s *Sink) isolate(ctx context.Context, table, qn string, sch *Schema, msgs []Message, idx []int, cause error, budget *int, errs []error) {
+	mid := len(idx) / 2
+	for _, half := range [][]int{idx[:mid], idx[mid:]} {
+		if *budget <= 0 || ctx.Err() != nil {
+			s.fail(table, qn, half, cause, errs)
+			continue
+		}
+		*budget--
+		blk, ok, convErrs, err := s.convert(sch, msgs, half)
+		if err != nil {
+			s.fail(table, qn, half, err, errs)
+			continue
+		}
+		s.convFailed(table, qn, half, convErrs, errs)
+		if blk.rows == 0 {
+			continue
+		}
+		err = s.send(ctx, table, qn, msgs, ok, blk)
+		switch {
+		case err == nil:
+		case isolatable(err) && len(ok) > 1:
+			s.isolate(ctx, table, qn, sch, msgs, ok, err, budget, errs)
+		default:
+			s.fail(table, qn, ok, err, errs)
+		}
 	}
 }
 
@@ -403,9 +474,9 @@ func (s *Sink) opCtx(ctx context.Context) context.Context {
 	return ctx
 }
 
-// convert decodes the group's messages into a block. ok lists the batch
-// indexes of the messages in the block; convErrs is parallel to g.Indexes.
-func (s *Sink) convert(sch *Schema, msgs []Message, g Group) (*block, []int, []error, error) {
+// convert decodes messages msgs[idx...] into a block. ok lists the batch
+// indexes of the messages in the block; convErrs is parallel to idx.
+func (s *Sink) convert(sch *Schema, msgs []Message, idx []int) (*block, []int, []error, error) {
 	blk, err := newBlock(sch, &s.bopts)
 	if err != nil {
 		return nil, nil, nil, err
@@ -413,9 +484,9 @@ func (s *Sink) convert(sch *Schema, msgs []Message, g Group) (*block, []int, []e
 	p := s.parsers.Get()
 	defer s.parsers.Put(p)
 	var ovArena fastjson.Arena
-	convErrs := make([]error, len(g.Indexes))
-	ok := make([]int, 0, len(g.Indexes))
-	for j, i := range g.Indexes {
+	convErrs := make([]error, len(idx))
+	ok := make([]int, 0, len(idx))
+	for j, i := range idx {
 		m := &msgs[i]
 		mark := blk.mark()
 		_, err := jsonrows.Each(s.opts.Format, m.Payload, func(r int, row []byte) error {
@@ -525,8 +596,14 @@ func (s *Sink) sendRetrying(ctx context.Context, table string, blk *block, cols 
 	return s.retrying(ctx, table, func() error { return s.sendOnce(ctx, query, blk, cols, set) })
 }
 
-// errFill marks a driver refusal of our buffered values (a bug, not data).
+// errFill marks a driver refusal of our buffered values: the column's type
+// on the server is not the cached one (changed since we read it), or a
+// value the driver validates itself.
 var errFill = errors.New("building the native block")
+
+// errDriverPanic marks a panic of the driver (it cannot handle a column
+// type of the server's header); splitting the block cannot help.
+var errDriverPanic = errors.New("the ClickHouse driver panicked")
 
 func (s *Sink) sendOnce(ctx context.Context, query string, blk *block, cols []int, set insertSettings) (err error) {
 	// The driver panics on some column types it cannot parse from the
@@ -534,7 +611,7 @@ func (s *Sink) sendOnce(ctx context.Context, query string, blk *block, cols []in
 	// block, not the process.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: the ClickHouse driver panicked: %v", errFill, r)
+			err = fmt.Errorf("%w: %w: %v", errFill, errDriverPanic, r)
 		}
 	}()
 	ictx := set.context(ctx)

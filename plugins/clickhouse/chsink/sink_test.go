@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,56 @@ type fakeConn struct {
 	failures []error
 	sent     [][]byte // encoded blocks, one per Send attempt
 	queries  []string
+	// reject, when set, is the server's verdict on a block after the
+	// queued failures.
+	reject    func(*proto.Block) error
+	describes int
+}
+
+// Query answers DESCRIBE TABLE from types (sorted by name).
+func (c *fakeConn) Query(_ context.Context, query string, _ ...any) (driver.Rows, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !strings.HasPrefix(query, "DESCRIBE TABLE ") {
+		return nil, fmt.Errorf("unexpected query %q", query)
+	}
+	c.describes++
+	rows := &fakeRows{}
+	for name, typ := range c.types {
+		rows.rows = append(rows.rows, [3]string{name, typ, ""})
+	}
+	sort.Slice(rows.rows, func(i, j int) bool { return rows.rows[i][0] < rows.rows[j][0] })
+	return rows, nil
+}
+
+func (c *fakeConn) setType(col, typ string) {
+	c.mu.Lock()
+	c.types[col] = typ
+	c.mu.Unlock()
+}
+
+type fakeRows struct {
+	driver.Rows
+	rows [][3]string
+	next int
+}
+
+func (r *fakeRows) Columns() []string {
+	return []string{"name", "type", "default_type", "default_expression"}
+}
+func (r *fakeRows) Next() bool   { r.next++; return r.next <= len(r.rows) }
+func (r *fakeRows) Err() error   { return nil }
+func (r *fakeRows) Close() error { return nil }
+func (r *fakeRows) Scan(dest ...any) error {
+	row := r.rows[r.next-1]
+	for i, d := range dest {
+		if i < len(row) {
+			*d.(*string) = row[i]
+		} else {
+			*d.(*string) = ""
+		}
+	}
+	return nil
 }
 
 var insertCols = regexp.MustCompile(`^INSERT INTO \S+ \((.*)\)$`)
@@ -93,6 +144,9 @@ func (b *fakeBatch) Send() error {
 		err := b.conn.failures[0]
 		b.conn.failures = b.conn.failures[1:]
 		return err
+	}
+	if b.conn.reject != nil {
+		return b.conn.reject(b.blk)
 	}
 	return nil
 }
@@ -196,21 +250,140 @@ func TestRetryResendsTheIdenticalBlock(t *testing.T) {
 	}
 }
 
+// A final error about the block as a whole (not its data) fails the
+// group's messages at once: no retry, no split.
 func TestFatalServerErrorFailsTheGroupWithoutRetry(t *testing.T) {
 	conn := &fakeConn{types: map[string]string{"id": "UInt64"},
-		failures: []error{&clickhouse.Exception{Code: 27, Name: "DB::Exception", Message: "Cannot parse input"}}}
+		failures: []error{&clickhouse.Exception{Code: 497, Name: "DB::Exception", Message: "Not enough privileges"}}}
 	s, m := newTestSink(t, conn, Options{}, modernVersion)
 	errs := s.Write(context.Background(), msgs(`{"id":1}`, `{"id":2}`), group(2))
 	if len(conn.sent) != 1 {
 		t.Fatalf("%d attempts, want 1 (no retry)", len(conn.sent))
 	}
 	for i, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "server code 27") || !strings.Contains(err.Error(), "`db`.`t`") {
+		if err == nil || !strings.Contains(err.Error(), "server code 497") || !strings.Contains(err.Error(), "`db`.`t`") {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}
-	if m.failed[27] != 2 {
+	if m.failed[497] != 2 {
 		t.Fatalf("failed metrics %v", m.failed)
+	}
+}
+
+// blockIDs are the values of the block's column id.
+func blockIDs(b *proto.Block) []uint64 {
+	for _, c := range b.Columns {
+		if c.Name() == "id" {
+			out := make([]uint64, c.Rows())
+			for i := range out {
+				out[i] = c.Row(i, false).(uint64)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// A block the server rejects for the data of some messages is split at
+// message boundaries until only those fail, each with the server's error;
+// the others are written.
+func TestServerRejectionFailsOnlyTheOffendingMessages(t *testing.T) {
+	bad := map[uint64]bool{3: true, 6: true}
+	conn := &fakeConn{types: map[string]string{"id": "UInt64"}}
+	var written []uint64
+	conn.reject = func(b *proto.Block) error {
+		ids := blockIDs(b)
+		for _, id := range ids {
+			if bad[id] {
+				return &clickhouse.Exception{Code: 395, Name: "DB::Exception", Message: "Value passed to 'throwIf' function is non zero"}
+			}
+		}
+		written = append(written, ids...)
+		return nil
+	}
+	s, m := newTestSink(t, conn, Options{Format: jsonrows.FormatNDJSON}, modernVersion)
+	var payloads []string
+	for i := 0; i < 8; i++ {
+		payloads = append(payloads, fmt.Sprintf("{\"id\":%d}\n{\"id\":%d}", 2*i, 2*i+1)) // two rows per message
+	}
+	errs := s.Write(context.Background(), msgs(payloads...), group(8))
+	for i, err := range errs {
+		offending := i == 1 || i == 3 // ids 3 and 6
+		if offending != (err != nil) {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if offending && (!strings.Contains(err.Error(), "server code 395") || !strings.Contains(err.Error(), "throwIf")) {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	sort.Slice(written, func(i, j int) bool { return written[i] < written[j] })
+	if fmt.Sprint(written) != "[0 1 4 5 8 9 10 11 12 13 14 15]" {
+		t.Fatalf("written %v", written)
+	}
+	if m.failed[395] != 2 || m.rows != 12 {
+		t.Fatalf("metrics %+v", m)
+	}
+	// The block, its halves, the quarters of the bad half, the messages of
+	// the two bad quarters.
+	if len(conn.sent) != 1+2+2+4 {
+		t.Fatalf("%d sends", len(conn.sent))
+	}
+}
+
+// Splitting is bounded: when every message is rejected the work stops at
+// the budget and the remaining halves fail whole.
+func TestIsolationIsBounded(t *testing.T) {
+	conn := &fakeConn{types: map[string]string{"id": "UInt64"}}
+	conn.reject = func(*proto.Block) error { return &clickhouse.Exception{Code: 117, Message: "Incorrect data"} }
+	s, m := newTestSink(t, conn, Options{}, modernVersion)
+	const n = 1000
+	payloads := make([]string, n)
+	for i := range payloads {
+		payloads[i] = fmt.Sprintf(`{"id":%d}`, i)
+	}
+	errs := s.Write(context.Background(), msgs(payloads...), group(n))
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "server code 117") {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if want := 1 + isolateBudget(n); len(conn.sent) != want {
+		t.Fatalf("%d sends, want %d", len(conn.sent), want)
+	}
+	if m.failed[117] != n {
+		t.Fatalf("failed %v", m.failed)
+	}
+}
+
+// A column whose type changed on the server: the driver refuses the
+// cached type's values; the sink re-reads the schema and rebuilds the
+// block from the same messages at once.
+func TestTypeChangeRereadsTheSchema(t *testing.T) {
+	conn := &fakeConn{types: map[string]string{"id": "UInt64", "v": "UInt32"}}
+	s, m := newTestSink(t, conn, Options{}, modernVersion)
+	s.opts.SchemaRetryDelay = time.Hour // only the driver's refusal may trigger the re-read
+	conn.setType("v", "String")
+	errs := s.Write(context.Background(), msgs(`{"id":1,"v":7}`), group(1))
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if conn.describes != 1 || m.rows != 1 {
+		t.Fatalf("%d describes, metrics %+v", conn.describes, m)
+	}
+	back := proto.NewBlock()
+	back.ServerContext = modernServer
+	if err := back.Decode(chproto.NewReader(bytes.NewReader(conn.sent[len(conn.sent)-1])), modernServer.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if v := back.Columns[1].Row(0, false); v != "7" {
+		t.Fatalf("v = %#v", v)
+	}
+	// A type the values cannot take even after the re-read fails the
+	// message once, naming the column.
+	conn.setType("v", "Float64")
+	errs = s.Write(context.Background(), msgs(`{"id":2,"v":"x"}`), group(1))
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), `column "v"`) || conn.describes != 2 {
+		t.Fatalf("%v after %d describes", errs[0], conn.describes)
 	}
 }
 
@@ -313,19 +486,36 @@ func TestSettingsAndTokens(t *testing.T) {
 }
 
 func TestFeaturesGatedOnServerVersion(t *testing.T) {
-	old := driver.ServerVersion{Name: "ClickHouse", Version: proto.Version{Major: 18, Minor: 16, Patch: 1}, Revision: 54412}
-	if err := checkFeatures(&Options{}, old); err != nil {
-		t.Fatal(err)
+	at := func(major, minor uint64) driver.ServerVersion {
+		return driver.ServerVersion{Name: "ClickHouse", Version: proto.Version{Major: major, Minor: minor, Patch: 1}, Revision: 54412}
 	}
-	for _, o := range []Options{{AsyncInsert: true}, {Dedup: DedupContent}} {
-		err := checkFeatures(&o, old)
-		if err == nil || !strings.Contains(err.Error(), "18.16.1") || !strings.Contains(err.Error(), "21.11") {
-			t.Fatalf("%+v: %v", o, err)
+	for _, tc := range []struct {
+		v    driver.ServerVersion
+		o    Options
+		want []string // substrings of the error; none for no error
+	}{
+		{at(18, 16), Options{}, nil},
+		{at(18, 16), Options{AsyncInsert: true}, []string{"async_insert needs ClickHouse 21.11", "18.16.1"}},
+		{at(18, 16), Options{Dedup: DedupContent}, []string{"deduplication_token needs ClickHouse 22.2", "18.16.1"}},
+		{at(21, 11), Options{AsyncInsert: true}, nil},
+		// The token arrived after async inserts: 21.11 takes one, not the other.
+		{at(21, 11), Options{AsyncInsert: true, Dedup: DedupOffsets}, []string{"deduplication_token needs ClickHouse 22.2", "21.11.1"}},
+		{at(22, 1), Options{Dedup: DedupContent}, []string{"22.2"}},
+		{at(22, 2), Options{AsyncInsert: true, Dedup: DedupOffsets}, nil},
+		{at(23, 0), Options{AsyncInsert: true, Dedup: DedupContent}, nil},
+	} {
+		err := checkFeatures(&tc.o, tc.v)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%v %+v: %v", tc.v.Version, tc.o, err)
+			}
+			continue
 		}
-	}
-	v2111 := driver.ServerVersion{Version: proto.Version{Major: 21, Minor: 11}}
-	if err := checkFeatures(&Options{AsyncInsert: true, Dedup: DedupOffsets}, v2111); err != nil {
-		t.Fatal(err)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %+v: %v, want %q", tc.v.Version, tc.o, err, w)
+			}
+		}
 	}
 }
 
