@@ -190,6 +190,9 @@ clickhouse_ready() {
 
 write_clickhouse_config() {
 	local dir=$CACHE/clickhouse
+	# A throw-away data directory: every start of the server begins empty, so no
+	# table or part left by an earlier run (or a killed test) is seen by the next.
+	rm -rf "$dir/data" "$dir/tmp"
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
 	cat >"$dir/config.xml" <<EOF
 <?xml version="1.0"?>
