@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,17 +22,15 @@ import (
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 	_ "github.com/danube-connect/danube-connect/plugins/webhook"
+
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 const webhookTestSecret = "It's a Secret to Everybody"
 
 func webhookFreeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
+	return testnet.FreeAddr(t)
 }
 
 func githubSignature(secret, body string) string {

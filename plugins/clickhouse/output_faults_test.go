@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 // privateServer is a clickhouse-server of this test alone (own data dir and
@@ -38,12 +39,7 @@ func startPrivateServer(t *testing.T) *privateServer {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("clickhouse-server not found (install it with `bash resources/scripts/services.sh up`): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testnet.FreePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config.xml")
 	users := filepath.Join(dir, "users.xml")

@@ -31,15 +31,13 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
+
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
+	return testnet.FreeAddr(t)
 }
 
 // published collects what reached the output.

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 // Runs config/webhook_http_server_github.yaml (output replaced by a
@@ -30,10 +31,7 @@ func TestWebhookSignatureHTTPServerConfig(t *testing.T) {
 	delete(conf, "tests")
 	delete(conf, "http")
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
+	addr := testnet.FreeAddr(t)
 	conf["input"].(map[string]any)["http_server"].(map[string]any)["address"] = addr
 	conf["logger"] = map[string]any{"level": "none"}
 	patched, err := yaml.Marshal(conf)

@@ -116,7 +116,7 @@ func (w *memWriter) Abort() error {
 	return nil
 }
 
-func (m *memStore) Create(_ context.Context, key string) (objstore.Writer, error) {
+func (m *memStore) Create(_ context.Context, key string) (objstore.Upload, error) {
 	return &memWriter{m: m, key: key}, nil
 }
 

@@ -207,7 +207,7 @@ func to[T any](v T) *T { return &v }
 // Create streams an object as staged blocks, committed (made visible) on
 // Close. Blocks of an aborted upload are never committed; the service
 // discards uncommitted blocks after a week.
-func (a *Azure) Create(ctx context.Context, key string) (Writer, error) {
+func (a *Azure) Create(ctx context.Context, key string) (Upload, error) {
 	b, err := a.blob(key)
 	if err != nil {
 		return nil, err

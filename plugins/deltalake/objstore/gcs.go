@@ -250,7 +250,7 @@ func (g *GCS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 
 // Create streams an object with a resumable upload, finalised (made
 // visible) on Close; Abort cancels the upload.
-func (g *GCS) Create(ctx context.Context, key string) (Writer, error) {
+func (g *GCS) Create(ctx context.Context, key string) (Upload, error) {
 	obj, err := g.object(key)
 	if err != nil {
 		return nil, err

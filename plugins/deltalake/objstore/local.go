@@ -240,7 +240,7 @@ func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
 }
 
 // Create streams a new object into a temp file, renamed into place on Close.
-func (l *Local) Create(_ context.Context, key string) (Writer, error) {
+func (l *Local) Create(_ context.Context, key string) (Upload, error) {
 	tmp, final, err := l.createTemp(key)
 	if err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ type Store interface {
 	// Create streams a new object (data files can be large). The object is
 	// only visible once Close returns nil; Abort discards it. ctx governs
 	// the whole upload, until Close or Abort.
-	Create(ctx context.Context, key string) (Writer, error)
+	Create(ctx context.Context, key string) (Upload, error)
 	// List returns the objects whose key starts with prefix and sorts after
 	// startAfter (lexicographically), in ascending key order.
 	List(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error)
@@ -59,8 +59,9 @@ type Store interface {
 	URL() string
 }
 
-// Writer streams one object into a Store.
-type Writer interface {
+// Upload streams one object into a Store (named apart from tablewriter.Writer,
+// which writes whole tables).
+type Upload interface {
 	io.Writer
 	// Close finishes the upload and makes the object visible.
 	Close() error

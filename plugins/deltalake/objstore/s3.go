@@ -278,7 +278,7 @@ func sleepJitter(ctx context.Context, attempt int) error {
 
 // Create streams an object with a multipart upload (a single PutObject when
 // it is smaller than one part). ctx governs the whole upload.
-func (s *S3) Create(ctx context.Context, key string) (Writer, error) {
+func (s *S3) Create(ctx context.Context, key string) (Upload, error) {
 	k, err := s.full(key)
 	if err != nil {
 		return nil, err

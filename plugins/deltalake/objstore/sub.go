@@ -65,7 +65,7 @@ func (s *subStore) PutIfAbsent(ctx context.Context, key string, data []byte) err
 	return s.base.PutIfAbsent(ctx, k, data)
 }
 
-func (s *subStore) Create(ctx context.Context, key string) (Writer, error) {
+func (s *subStore) Create(ctx context.Context, key string) (Upload, error) {
 	k, err := s.full(key)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
-// Sink receives one data file; objstore.Writer satisfies it. The file
+// Sink receives one data file; objstore.Upload satisfies it. The file
 // becomes visible on Close and is discarded by Abort.
 type Sink interface {
 	io.Writer

@@ -22,16 +22,16 @@ type brokenUploads struct {
 
 var errBrokenUpload = errors.New("connection reset during upload")
 
-func (s brokenUploads) Create(ctx context.Context, key string) (objstore.Writer, error) {
+func (s brokenUploads) Create(ctx context.Context, key string) (objstore.Upload, error) {
 	w, err := s.Store.Create(ctx, key)
 	if err != nil || !s.failing.Load() {
 		return w, err
 	}
-	return &brokenWriter{Writer: w}, nil
+	return &brokenWriter{Upload: w}, nil
 }
 
 type brokenWriter struct {
-	objstore.Writer
+	objstore.Upload
 	n int
 }
 
@@ -40,7 +40,7 @@ func (w *brokenWriter) Write(p []byte) (int, error) {
 		return 0, errBrokenUpload
 	}
 	w.n += len(p)
-	return w.Writer.Write(p)
+	return w.Upload.Write(p)
 }
 
 // TestFailedUploadsReleaseArrowBuffers: every failed upload returns all the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/danube-connect/danube-connect/plugins/deltalake/objstore"
+
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 // ServicesHint tells how to get the shared test services.
@@ -180,17 +183,25 @@ func StartGCSEmulator(t testing.TB) (*GCSEmulator, string, objstore.Options) {
 	t.Helper()
 	proxy := NewProxy(t, "")
 	// The emulator reports ExternalURL as its own URL, so pick its port here
-	// to know where the proxy must forward.
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("starting the fake-gcs-server emulator: %v", err)
+	// to know where the proxy must forward. The port is free when picked but
+	// may be taken before the emulator binds it: pick again then.
+	var (
+		srv  *fakestorage.Server
+		port uint16
+		err  error
+	)
+	for attempt := 0; attempt < 10; attempt++ {
+		port = uint16(testnet.FreePort(t))
+		srv, err = fakestorage.NewServerWithOptions(fakestorage.Options{
+			Scheme:      "http",
+			Host:        "127.0.0.1",
+			Port:        port,
+			ExternalURL: proxy.URL(), // resumable-upload Location headers point at the proxy too
+		})
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
 	}
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		Scheme:      "http",
-		Host:        "127.0.0.1",
-		Port:        port,
-		ExternalURL: proxy.URL(), // resumable-upload Location headers point at the proxy too
-	})
 	if err != nil {
 		t.Fatalf("starting the fake-gcs-server emulator: %v", err)
 	}
@@ -199,15 +210,6 @@ func StartGCSEmulator(t testing.TB) (*GCSEmulator, string, objstore.Options) {
 	bucket := uniqueName()
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
 	return &GCSEmulator{Server: srv, Proxy: proxy}, "gs://" + bucket, objstore.Options{GCS: objstore.GCSOptions{Endpoint: proxy.URL()}}
-}
-
-func freePort() (uint16, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return uint16(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 // emptyStore deletes every object of a store (best effort, for clean-up).
