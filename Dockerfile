@@ -10,12 +10,14 @@ COPY --from=go /usr/local/go /usr/local/go
 ENV PATH=/usr/local/go/bin:$PATH
 RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The native library's cache (script and Makefile both honour XDG_CACHE_HOME).
+ENV XDG_CACHE_HOME=/cache
 COPY go.mod go.sum ./
 RUN go mod download
 # The native library first, in its own layer: it changes only with the script.
 COPY resources/scripts/lancedb-native.sh resources/scripts/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/root/.cache/danube-connect/lancedb/target \
+    --mount=type=cache,target=/cache/danube-connect/lancedb/target \
     bash resources/scripts/lancedb-native.sh
 COPY . .
 ARG VERSION=dev

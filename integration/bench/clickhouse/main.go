@@ -90,9 +90,7 @@ func main() {
 	check(err, "temp dir")
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "danube-connect")
-	build := benchbuild.Command(bin)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	check(build.Run(), "building danube-connect (run from the repository root)")
+	check(benchbuild.Build(bin), "make build")
 
 	db := fmt.Sprintf("bench_%d", time.Now().Unix())
 	client("CREATE DATABASE "+db, nil)

@@ -334,17 +334,8 @@ func (bn *bench) fill(topic string, n int) error {
 }
 
 func build(dir string) (string, error) {
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("locating the module: %w", err)
-	}
 	out := filepath.Join(dir, "danube-connect")
-	cmd := benchbuild.Command(out)
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)
-	}
-	return out, nil
+	return out, benchbuild.Build(out)
 }
 
 var errSkipped = errors.New("skipped")

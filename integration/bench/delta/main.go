@@ -98,9 +98,7 @@ func main() {
 		defer os.RemoveAll(work)
 	}
 	bin := filepath.Join(work, "danube-connect")
-	build := benchbuild.Command(bin)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	must(build.Run(), "building danube-connect (run from the repository root)")
+	must(benchbuild.Build(bin), "make build")
 
 	var results []result
 	want := map[string]bool{}

@@ -327,16 +327,6 @@ func scrapeRows(url string) (int64, error) {
 }
 
 func build(dir string) (string, error) {
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("locating the module: %w", err)
-	}
 	out := filepath.Join(dir, "danube-connect")
-	// Linked like `make build` (see LDFLAGS there), so peak RSS compares.
-	cmd := benchbuild.Command(out)
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building danube-connect: %w\n%s", err, msg)
-	}
-	return out, nil
+	return out, benchbuild.Build(out)
 }

@@ -98,9 +98,7 @@ func main() {
 	defer os.RemoveAll(work)
 	if *bin == "" {
 		*bin = filepath.Join(work, "danube-connect")
-		build := benchbuild.Command(*bin)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		must(build.Run(), "building danube-connect (run from the repository root)")
+		must(benchbuild.Build(*bin), "make build")
 	}
 	srv, err := greptimetest.Start(greptimetest.WithoutRows())
 	must(err, "starting greptimetest")

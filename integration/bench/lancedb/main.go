@@ -266,9 +266,7 @@ func must(err error, what string) {
 // buildBinary builds danube-connect with the lancedb tag.
 func buildBinary(work string) string {
 	bin := filepath.Join(work, "danube-connect")
-	cmd := benchbuild.LanceDBCommand(bin)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	must(cmd.Run(), "make build-lancedb (run from the repository root)")
+	must(benchbuild.BuildLanceDB(bin), "make build-lancedb")
 	return bin
 }
 

@@ -83,9 +83,7 @@ func main() {
 
 	bin := filepath.Join(work, "danube-connect")
 	fmt.Fprintln(os.Stderr, "building danube-connect ...")
-	build := benchbuild.Command(bin)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	must(build.Run(), "building danube-connect (run from the repository root)")
+	must(benchbuild.Build(bin), "make build")
 
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(payload))

@@ -3,16 +3,35 @@
 // shipped binary (its tags, linker and flags are defined there only).
 package benchbuild
 
-import "os/exec"
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
 
-// Command returns `make build` of danube-connect into out, to run from the
-// repository root.
-func Command(out string) *exec.Cmd {
-	return exec.Command("make", "--no-print-directory", "build", "BIN="+out)
+// Build runs `make build` of danube-connect into out, from the module's
+// root wherever the bench runs; make's output goes to stderr.
+func Build(out string) error {
+	return inRoot(exec.Command("make", "--no-print-directory", "build", "BIN="+out))
 }
 
-// LanceDBCommand is Command for `make build-lancedb` (the lancedb output
-// linked in; builds the native library first when it is not cached).
-func LanceDBCommand(out string) *exec.Cmd {
-	return exec.Command("make", "--no-print-directory", "build-lancedb", "BIN="+out)
+// BuildLanceDB is Build for `make build-lancedb` (the lancedb output linked
+// in; builds the native library first when it is not cached).
+func BuildLanceDB(out string) error {
+	return inRoot(exec.Command("make", "--no-print-directory", "build-lancedb", "BIN="+out))
+}
+
+func inRoot(cmd *exec.Cmd) error {
+	mod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("locating the module: %w", err)
+	}
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(mod)))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building danube-connect (%s): %w", strings.Join(cmd.Args, " "), err)
+	}
+	return nil
 }
