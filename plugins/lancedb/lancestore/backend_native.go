@@ -24,6 +24,7 @@ type nativeBackend struct {
 }
 
 func openBackend(ctx context.Context, uri string) (Backend, error) {
+	tuneMalloc()
 	conn, err := lancedb.Connect(ctx, uri, nil)
 	if err != nil {
 		return nil, err
