@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Test services for danube-connect: MinIO (S3), Azurite (Azure Blob) and a
-# Python venv with the Delta Lake reference reader (delta-rs "deltalake").
-#
-# and clickhouse-server (Debian's 18.16, run by this script from a generated config).
+# Test services for danube-connect: MinIO (S3), Azurite (Azure Blob), a Python
+# venv with the reference readers (delta-rs "deltalake", "lancedb") and
+# clickhouse-server (Debian's 18.16, run by this script from a generated config).
 #
 #   services.sh up       install what is missing (cached), start what is not running,
 #                        write <cache>/services.env
@@ -364,6 +363,12 @@ cmd_env() {
 	[ -f "$ENV_FILE" ] || die "no $ENV_FILE yet: run resources/scripts/services.sh up"
 	cat "$ENV_FILE"
 }
+
+# Everything runs from the cache, whatever the caller's directory: services
+# outlive the checkout that starts them, and Node (Azurite) and
+# clickhouse-client abort when their working directory has been removed.
+mkdir -p "$RUN"
+cd "$RUN"
 
 case "${1:-}" in
 up) cmd_up ;;
