@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	simd64 "github.com/segmentio/asm/base64"
 )
 
 var (
@@ -548,16 +549,24 @@ func ParseEpoch(raw []byte, from, to arrow.TimeUnit) (int64, error) {
 
 // DecodeBase64 appends the bytes of the standard-alphabet base64 text s,
 // padded or not, to dst. On error dst is returned unchanged.
+//
+// Vectors sent as base64 make this the bulk of their decoding, so it uses
+// segmentio/asm's SIMD decoder (several times the standard library's rate;
+// it falls back to the standard decoder where it has none, and for what
+// follows the first character it does not handle, such as padding or line
+// breaks). Its error offsets count from where it fell back, so errors are
+// worded by the standard decoder.
 func DecodeBase64(dst, s []byte) ([]byte, error) {
-	enc := base64.StdEncoding
+	enc, std := simd64.StdEncoding, base64.StdEncoding
 	if len(s)%4 != 0 {
-		enc = base64.RawStdEncoding
+		enc, std = simd64.RawStdEncoding, base64.RawStdEncoding
 	}
 	start := len(dst)
 	need := enc.DecodedLen(len(s))
 	dst = slices.Grow(dst, need)[:start+need]
 	m, err := enc.Decode(dst[start:], s)
 	if err != nil {
+		_, err = std.Decode(dst[start:], s)
 		return dst[:start], err
 	}
 	return dst[:start+m], nil
