@@ -254,7 +254,7 @@ func init() {
 				err = lancestore.ErrNotBuilt
 				return
 			}
-			out, err = newLanceDBOutput(c, mgr)
+			out, err = newLanceDBOutput(c, maxInFlight, mgr)
 			return
 		})
 }
@@ -392,6 +392,7 @@ type ldbOutput struct {
 	conf  ldbConfig
 	log   *service.Logger
 	store *lancestore.Store
+	mem   *lancerows.Recycler // record buffers, reused across batches
 
 	mRows, mBytes, mAdds, mErrors *service.MetricCounter
 	mAddLatency                   *service.MetricTimer
@@ -399,11 +400,14 @@ type ldbOutput struct {
 	mIndexLatency                 *service.MetricTimer
 }
 
-func newLanceDBOutput(c ldbConfig, mgr *service.Resources) (*ldbOutput, error) {
+func newLanceDBOutput(c ldbConfig, maxInFlight int, mgr *service.Resources) (*ldbOutput, error) {
 	m := mgr.Metrics()
 	o := &ldbOutput{
-		conf:          c,
-		log:           mgr.Logger(),
+		conf: c,
+		log:  mgr.Logger(),
+		// Each batch in flight holds a vector buffer and a few large column
+		// buffers; keeping about that many bounds what sits idle.
+		mem:           lancerows.NewRecycler(2*maxInFlight + 2),
 		mRows:         m.NewCounter("lancedb_rows", "table"),
 		mBytes:        m.NewCounter("lancedb_bytes", "table"),
 		mAdds:         m.NewCounter("lancedb_adds", "table"),
@@ -489,7 +493,7 @@ func (o *ldbOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) 
 		if tb == nil {
 			tb = &tableBatch{name: name}
 			if tb.table, tb.err = o.store.Acquire(ctx, name); tb.err == nil {
-				tb.builder = lancerows.NewBuilder(tb.table.Layout(), o.conf.format, nil)
+				tb.builder = lancerows.NewBuilder(tb.table.Layout(), o.conf.format, o.mem)
 				if len(tables) == 0 { // most batches go to one table: size its buffers once
 					tb.builder.Reserve(len(batch) - i)
 				}

@@ -58,7 +58,7 @@ func newOutput(t *testing.T, yaml string) *ldbOutput {
 	require.NoError(t, err)
 	c, err := ldbConfigFromParsed(conf)
 	require.NoError(t, err)
-	out, err := newLanceDBOutput(c, service.MockResources())
+	out, err := newLanceDBOutput(c, 2, service.MockResources())
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

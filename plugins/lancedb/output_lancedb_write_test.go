@@ -80,7 +80,7 @@ func newMemOutput(t *testing.T, yaml string) (*ldbOutput, *memBackend) {
 	t.Helper()
 	c, err := parseConfig(t, yaml)
 	require.NoError(t, err)
-	out, err := newLanceDBOutput(c, service.MockResources())
+	out, err := newLanceDBOutput(c, 2, service.MockResources())
 	require.NoError(t, err)
 	be := &memBackend{tables: map[string]*memTable{}}
 	out.store = lancestore.New(be, out.conf.store)
@@ -159,7 +159,7 @@ func TestWriteBatchAddFailure(t *testing.T) {
 func TestWriteBatchNotConnected(t *testing.T) {
 	c, err := parseConfig(t, `{uri: mem, table: t, vector: {dimension: 2}}`)
 	require.NoError(t, err)
-	out, err := newLanceDBOutput(c, service.MockResources())
+	out, err := newLanceDBOutput(c, 2, service.MockResources())
 	require.NoError(t, err)
 	assert.ErrorIs(t, out.WriteBatch(context.Background(), service.MessageBatch{msg("t", `{}`)}), service.ErrNotConnected)
 	assert.NoError(t, out.Close(context.Background()))

@@ -1,11 +1,13 @@
 package lancerows
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -20,18 +22,26 @@ import (
 // message is taken whole or not at all: its rows are parsed and checked into
 // a staging area first, and reach the Arrow builders only when every row of
 // the message is valid.
+//
+// Vectors are most of a record's bytes, so they skip the Arrow builders:
+// each is parsed straight into one buffer of the whole record (a staged
+// message is cut off again if it fails), which the record then owns. A
+// float32 record's vector column is that buffer, not a copy; given a
+// Recycler it is reused once the record is released.
 type Builder struct {
 	l      *Layout
 	format jsonrows.Format
+	mem    memory.Allocator
 	rb     *array.RecordBuilder
 	parser fastjson.Parser
 	rows   int
 
+	slab []byte    // the vector buffer, from mem; nil once a record owns it
+	vecs []float32 // slab as float32: dim per appended row, then the staged message's
+
 	// staging of the current message
-	cells  []cell    // len(cols) per row
-	vecs   []float32 // dim per row
-	arena  []byte    // string and JSON bytes
-	b64buf []byte
+	cells  []cell // len(cols) per row
+	arena  []byte // string and JSON bytes
 	numbuf []byte
 	rest   []byte // a row with its vector replaced by null (fast path)
 }
@@ -49,42 +59,115 @@ func NewBuilder(l *Layout, format jsonrows.Format, mem memory.Allocator) *Builde
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	return &Builder{l: l, format: format, rb: array.NewRecordBuilder(mem, l.table)}
+	return &Builder{l: l, format: format, mem: mem, rb: array.NewRecordBuilder(mem, l.table)}
 }
 
 // Reserve makes room for rows more rows, so that a batch of known size
-// fills its Arrow buffers without growing (and copying) them repeatedly.
+// fills its buffers without growing (and copying) them repeatedly.
 func (b *Builder) Reserve(rows int) {
 	b.rb.Reserve(rows)
-	for fi, plan := range b.l.fields {
-		if plan.kind == fieldVector {
-			b.rb.Field(fi).(*array.FixedSizeListBuilder).ValueBuilder().Reserve(rows * b.l.vector.dim)
-		}
+	b.growVecs(rows * b.l.vector.dim)
+}
+
+// growVecs makes room for n more vector elements (and a few spare bytes,
+// which base64 decoding may write past the last element).
+func (b *Builder) growVecs(n int) {
+	need := 4*(len(b.vecs)+n) + 4
+	if need <= len(b.slab) {
+		return
 	}
+	size := max(need, 2*len(b.slab), 64<<10)
+	var slab []byte
+	if r, ok := b.mem.(*Recycler); ok {
+		slab = r.allocateUninit(size) // every element is written before it is read
+	} else {
+		slab = b.mem.Allocate(size)
+	}
+	used := len(b.vecs)
+	vecs := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(slab))), len(slab)/4)[:used]
+	copy(vecs, b.vecs)
+	if b.slab != nil {
+		b.mem.Free(b.slab)
+	}
+	b.slab, b.vecs = slab, vecs
 }
 
 // Rows is the number of rows appended since the last NewRecord.
 func (b *Builder) Rows() int { return b.rows }
 
 // Release frees the builder's buffers.
-func (b *Builder) Release() { b.rb.Release() }
+func (b *Builder) Release() {
+	b.rb.Release()
+	if b.slab != nil {
+		b.mem.Free(b.slab)
+		b.slab, b.vecs = nil, nil
+	}
+}
 
 // NewRecord returns the rows appended so far as one record (the caller
 // releases it) and empties the builder.
 func (b *Builder) NewRecord() arrow.Record {
+	n := b.rows
+	cols := make([]arrow.Array, len(b.l.fields))
+	for fi, plan := range b.l.fields {
+		if plan.kind == fieldVector {
+			cols[fi] = b.vectorArray(b.l.table.Field(fi).Type.(*arrow.FixedSizeListType), n)
+		} else {
+			cols[fi] = b.rb.Field(fi).NewArray()
+		}
+	}
+	rec := array.NewRecord(b.l.table, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
 	b.rows = 0
-	return b.rb.NewRecord()
+	return rec
+}
+
+// vectorArray returns the n appended vectors as a column of type t. A
+// float32 column takes over the slab; float16 ones are converted into a
+// buffer of their own and the slab is kept for the next record.
+func (b *Builder) vectorArray(t *arrow.FixedSizeListType, n int) arrow.Array {
+	var values *memory.Buffer
+	switch b.l.vector.elem {
+	case ElementFloat16:
+		buf := b.mem.Allocate(2 * len(b.vecs))
+		out := unsafe.Slice((*float16.Num)(unsafe.Pointer(unsafe.SliceData(buf))), len(b.vecs))
+		for i, f := range b.vecs {
+			out[i] = float16.New(f)
+		}
+		values = memory.NewBufferWithAllocator(buf, b.mem)
+		b.vecs = b.vecs[:0]
+	default:
+		if b.slab == nil {
+			b.growVecs(0)
+		}
+		values = memory.NewBufferWithAllocator(b.slab, b.mem)
+		b.slab, b.vecs = nil, nil
+	}
+	child := array.NewData(t.Elem(), n*b.l.vector.dim, []*memory.Buffer{nil, values}, nil, 0, 0)
+	values.Release()
+	list := array.NewData(t, n, []*memory.Buffer{nil}, []arrow.ArrayData{child}, 0, 0)
+	child.Release()
+	defer list.Release()
+	return array.MakeFromData(list)
 }
 
 // Append parses every row of one message payload (framed by the builder's
 // payload format) and appends them, or none: the error of the first bad row
 // is a *jsonrows.RowError naming it. It returns the number of rows appended.
 func (b *Builder) Append(payload []byte) (int, error) {
-	b.cells, b.vecs, b.arena = b.cells[:0], b.vecs[:0], b.arena[:0]
+	b.cells, b.arena = b.cells[:0], b.arena[:0]
+	mark := len(b.vecs)
+	if b.format == jsonrows.FormatNDJSON {
+		// Room for every line's vector at once, not by doubling.
+		b.growVecs((bytes.Count(payload, []byte{'\n'}) + 1) * b.l.vector.dim)
+	}
 	n, err := jsonrows.Each(b.format, payload, func(_ int, row []byte) error {
 		return b.stage(row)
 	})
 	if err != nil {
+		b.vecs = b.vecs[:mark]
 		return 0, err
 	}
 	b.commit(n)
@@ -92,6 +175,7 @@ func (b *Builder) Append(payload []byte) (int, error) {
 }
 
 func (b *Builder) stage(row []byte) error {
+	b.growVecs(b.l.vector.dim)
 	doc, fast := row, false
 	if start, ok := locate(row, b.l.vector.path); ok {
 		var end int
@@ -269,7 +353,8 @@ func (b *Builder) parseBase64(v *fastjson.Value) error {
 	return b.decodeBase64(v.GetStringBytes())
 }
 
-// decodeBase64 appends the vector encoded in s to b.vecs.
+// decodeBase64 appends the vector encoded in s to b.vecs, decoding it in
+// place (the caller made room for one vector).
 func (b *Builder) decodeBase64(s []byte) error {
 	vs := &b.l.vector
 	want := 4 * vs.dim
@@ -277,26 +362,36 @@ func (b *Builder) decodeBase64(s []byte) error {
 	if approx := len(s) * 3 / 4; approx < want || approx > want+3 {
 		return fmt.Errorf("vector %q: base64 of %d bytes holds %d float32, want %d", vs.name, len(s), approx/4, vs.dim)
 	}
-	buf, err := jsonrows.DecodeBase64(b.b64buf[:0], s)
+	at := len(b.vecs)
+	free := b.slab[4*at:] // growVecs left want+4 bytes: room for padding
+	buf, err := jsonrows.DecodeBase64(free[:0], s)
 	if err != nil {
 		return fmt.Errorf("vector %q: invalid base64: %w", vs.name, err)
 	}
-	b.b64buf = buf
 	if n := len(buf); n != want {
 		return fmt.Errorf("vector %q: base64 decodes to %d bytes (%d float32), want %d float32", vs.name, n, n/4, vs.dim)
 	}
-	for j := 0; j < vs.dim; j++ {
-		bits := binary.LittleEndian.Uint32(buf[4*j:])
-		f := math.Float32frombits(bits)
-		if bits&0x7f800000 == 0x7f800000 || (vs.elem == ElementFloat16 && math.Abs(float64(f)) > 65504) {
+	v := b.vecs[at : at+vs.dim]
+	if nativeBigEndian {
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
+		}
+	}
+	for j, f := range v {
+		if bits := math.Float32bits(f); bits&0x7f800000 == 0x7f800000 || (vs.elem == ElementFloat16 && math.Abs(float64(f)) > 65504) {
 			if err := b.checkElement(j, float64(f)); err != nil {
 				return err
 			}
 		}
-		b.vecs = append(b.vecs, f)
 	}
+	b.vecs = b.vecs[:at+vs.dim]
 	return nil
 }
+
+// nativeBigEndian: the base64 bytes (little-endian) are decoded into the
+// float32 buffer as they are, and swapped afterwards only on big-endian
+// machines.
+var nativeBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // commit moves the n staged rows into the Arrow builders.
 func (b *Builder) commit(n int) {
@@ -307,7 +402,7 @@ func (b *Builder) commit(n int) {
 		case fieldNull:
 			fb.AppendNulls(n)
 		case fieldVector:
-			b.appendVectors(fb.(*array.FixedSizeListBuilder), n)
+			// the vectors are in b.vecs already
 		case fieldColumn:
 			for r := 0; r < n; r++ {
 				b.appendCell(fb, b.l.cols[plan.col].typ, b.cells[r*ncol+plan.col])
@@ -315,21 +410,6 @@ func (b *Builder) commit(n int) {
 		}
 	}
 	b.rows += n
-}
-
-func (b *Builder) appendVectors(lb *array.FixedSizeListBuilder, n int) {
-	for r := 0; r < n; r++ {
-		lb.Append(true)
-	}
-	switch vb := lb.ValueBuilder().(type) {
-	case *array.Float32Builder:
-		vb.AppendValues(b.vecs, nil)
-	case *array.Float16Builder:
-		vb.Reserve(len(b.vecs))
-		for _, f := range b.vecs {
-			vb.UnsafeAppend(float16.New(f))
-		}
-	}
 }
 
 func (b *Builder) appendCell(fb array.Builder, typ Type, c cell) {

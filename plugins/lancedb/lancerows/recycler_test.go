@@ -1,0 +1,129 @@
+package lancerows
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/jsonrows"
+)
+
+func TestRecyclerReusesLargeBuffersZeroed(t *testing.T) {
+	r := NewRecycler(2)
+	small := r.Allocate(100)
+	r.Free(small)
+	assert.Equal(t, 0, r.Kept(), "small buffers are left to the Go allocator")
+
+	a := r.Allocate(recycleMin)
+	a[0], a[len(a)-1] = 7, 7
+	r.Free(a)
+	require.Equal(t, 1, r.Kept())
+	b := r.Allocate(recycleMin / 2 * 2)
+	assert.Same(t, &a[0], &b[0], "the kept buffer comes back")
+	assert.Equal(t, byte(0), b[0], "zeroed")
+	assert.Equal(t, byte(0), b[len(b)-1], "zeroed")
+	assert.Equal(t, 0, r.Kept())
+
+	big := r.Allocate(4 * recycleMin)
+	r.Free(b)
+	r.Free(big)
+	r.Free(r.next.Allocate(2 * recycleMin)) // full: replaces the smallest kept
+	require.Equal(t, 2, r.Kept())
+	got := r.Allocate(recycleMin + 1)
+	assert.Equal(t, 2*recycleMin, len(got), "smallest kept buffer that fits")
+	got = r.Reallocate(3*recycleMin, got)
+	assert.GreaterOrEqual(t, len(got), 3*recycleMin)
+}
+
+// A record owns its vector buffer until released: later records of the
+// same builder get other memory, and a released buffer is reused.
+func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
+	s := testSchema(3, EncodingJSON)
+	s.Columns = nil
+	require.NoError(t, s.Validate())
+	l, err := s.Bind(s.Arrow())
+	require.NoError(t, err)
+	r := NewRecycler(4)
+	b := NewBuilder(l, jsonrows.FormatNDJSON, r)
+	defer b.Release()
+
+	rows := func(first, n int) string {
+		var out []byte
+		for i := first; i < first+n; i++ {
+			out = fmt.Appendf(out, `{"id":"%d","embedding":[%d,%d,%d]}`+"\n", i, i, -i, 2*i)
+		}
+		return string(out)
+	}
+	const n = 30000 // vector buffer above recycleMin
+	_, err = b.Append([]byte(rows(0, n)))
+	require.NoError(t, err)
+	rec1 := b.NewRecord()
+	_, err = b.Append([]byte(rows(n, n)))
+	require.NoError(t, err)
+	_, err = b.Append([]byte(rows(0, 1) + `{"id":"bad","embedding":[1]}` + "\n"))
+	require.Error(t, err)
+	rec2 := b.NewRecord()
+	vals := func(rec arrow.Record) []float32 {
+		return rec.Column(1).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
+	}
+	v1, v2 := vals(rec1), vals(rec2)
+	require.Len(t, v1, 3*n)
+	require.Len(t, v2, 3*n)
+	for i := 0; i < n; i++ {
+		require.Equal(t, []float32{float32(i), float32(-i), float32(2 * i)}, v1[3*i:3*i+3], "row %d of record 1", i)
+		require.Equal(t, []float32{float32(n + i), float32(-(n + i)), float32(2 * (n + i))}, v2[3*i:3*i+3], "row %d of record 2", i)
+	}
+	r.mu.Lock()
+	r.free = nil // forget the buffers outgrown while appending
+	r.mu.Unlock()
+	rec1.Release()
+	kept := r.Kept()
+	assert.GreaterOrEqual(t, kept, 1, "the released record's buffers are kept")
+	b.Reserve(n)
+	assert.Equal(t, kept-1, r.Kept(), "and the vector buffer reused")
+	rec2.Release()
+}
+
+func TestRecyclerConcurrentBuilders(t *testing.T) {
+	s := testSchema(64, EncodingBase64F32)
+	s.Columns = nil
+	require.NoError(t, s.Validate())
+	l, err := s.Bind(s.Arrow())
+	require.NoError(t, err)
+	r := NewRecycler(4)
+	vec := benchVector(64)
+	var payload []byte
+	for i := 0; i < 1200; i++ {
+		payload = fmt.Appendf(payload, `{"id":"%d","embedding":"%s"}`+"\n", i, b64(vec...))
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				b := NewBuilder(l, jsonrows.FormatNDJSON, r)
+				if _, err := b.Append(payload); err != nil {
+					t.Error(err)
+					return
+				}
+				rec := b.NewRecord()
+				got := rec.Column(1).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
+				for i := 0; i < 1200; i++ {
+					if got[64*i+63] != vec[63] {
+						t.Errorf("row %d: vector overwritten", i)
+						break
+					}
+				}
+				rec.Release()
+				b.Release()
+			}
+		}()
+	}
+	wg.Wait()
+}
