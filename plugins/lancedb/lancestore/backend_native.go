@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/lancedb/lancedb-go/pkg/contracts"
@@ -65,7 +66,7 @@ func schemaOf(ctx context.Context, t contracts.ITable) (TableHandle, *arrow.Sche
 		_ = t.Close()
 		return nil, nil, fmt.Errorf("reading the table schema: %w", err)
 	}
-	return nativeTable{t}, schema, nil
+	return nativeTable{t: t, handle: tableHandle(t)}, schema, nil
 }
 
 func (b *nativeBackend) ListTables(ctx context.Context) ([]string, error) {
@@ -74,9 +75,17 @@ func (b *nativeBackend) ListTables(ctx context.Context) ([]string, error) {
 
 func (b *nativeBackend) Close() error { return b.conn.Close() }
 
-type nativeTable struct{ t contracts.ITable }
+type nativeTable struct {
+	t      contracts.ITable
+	handle unsafe.Pointer // the native handle for addIPC; nil: use AddRecords
+}
 
+// Add runs while the Store holds the table, which it closes only once
+// released, so the handle stays valid.
 func (n nativeTable) Add(ctx context.Context, rec arrow.Record) error {
+	if n.handle != nil {
+		return addIPC(n.handle, rec)
+	}
 	return n.t.AddRecords(ctx, []arrow.Record{rec}, nil)
 }
 
