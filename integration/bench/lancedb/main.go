@@ -10,12 +10,15 @@
 //	    (the native core's rate: only the adds are timed)
 //	(d) as (a) with vector_encoding: base64_f32
 //	(e) as (d) with payload_format: ndjson, 1,000 rows per message
-//	(p) our row decoder alone (lancerows, in this process, one goroutine per
-//	    core) on the input of (a): the work any lancedb pipeline adds to (b)
+//	(p) our row decoder alone (lancerows, in a child process, one goroutine
+//	    per core) on the input of (a): the work any lancedb pipeline adds to (b)
+//	(f) the input of (e) into drop, as (b) is for (a)
+//	(q) the decoder alone on the input of (e), as (p) is for (a)
 //
-// and the shared-machine bound of (a): 1/(1/(b) + 1/(p) + 1/(c)), the rate
-// at which the framework, the decoder and the native add, each measured
-// alone on the whole machine, can run together on it;
+// and the shared-machine bounds of (a), 1/(1/(b) + 1/(p) + 1/(c)), and of
+// (e), 1/(1/(f) + 1/(q) + 1/(c)): the rate at which the framework, the
+// decoder and the native add, each measured alone on the whole machine, can
+// run together on it;
 // and prints vectors/s, MB/s (input bytes; Arrow bytes for (c)), the ratios
 // to (b) and (c) and the peak RSS of each process. Every scenario is its own
 // process. The machine may be shared: compare ratios, not absolute rates.
@@ -25,7 +28,11 @@
 // prints (CGO_LDFLAGS from the environment wins), and $DC_PYTHON with the
 // lancedb package for (c) (make services).
 //
-//	go run ./integration/bench/lancedb [-rows768 100000] [-rows1536 20000] [-batch768 800] [-batch1536 400] [-max-in-flight 2] [-scenarios a,b,c,d,e,p]
+// The tables go to /dev/shm by default (-table-dir): all scenarios write
+// the same bytes, and a shared disk's speed varies more than what is
+// compared.
+//
+//	go run ./integration/bench/lancedb [-rows768 100000] [-rows1536 20000] [-batch768 800] [-batch1536 400] [-max-in-flight 2] [-scenarios a,b,c,d,e,p,f,q] [-table-dir DIR]
 package main
 
 import (
@@ -77,18 +84,23 @@ func main() {
 	batch768 := flag.Int("batch768", 800, "rows per add at 768-d: output batching (rows), Python batch size")
 	batch1536 := flag.Int("batch1536", 400, "rows per add at 1536-d")
 	maxInFlight := flag.Int("max-in-flight", 2, "max_in_flight of the output")
-	scenarios := flag.String("scenarios", "a,b,c,d,e,p", "scenarios to run")
+	scenarios := flag.String("scenarios", "a,b,c,d,e,p,f,q", "scenarios to run")
 	keep := flag.Bool("keep", false, "keep the written tables")
+	// Memory, not disk, by default: every scenario writes the same bytes,
+	// and this VM's shared disk varied threefold between runs, which
+	// swamped the ratio of (e) to (c) (both then wait on the disk).
+	tableDir := flag.String("table-dir", defaultTableDir(), "where the tables go (empty: a temporary directory)")
 	generateOnly := flag.Bool("generate-only", false, "only write the cached input files")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of scenario (p) to this file")
 	decodeFile := flag.String("decode", "", "internal: run scenario (p) on this file in this process and print the result")
 	decodeDim := flag.Int("decode-dim", 0, "internal: the dimension for -decode")
 	decodeBatch := flag.Int("decode-batch", 0, "internal: the batch size for -decode")
+	decodeGrouped := flag.Bool("decode-grouped", false, "internal: -decode reads the input of (e) (scenario (q))")
 	flag.Parse()
 	if *decodeFile != "" {
 		// A process of its own: a child's peak RSS counts the memory of
 		// the process that started it, so the bench itself stays small.
-		r := decodeRate(*decodeFile, *decodeDim, *decodeBatch, *cpuProfile)
+		r := decodeRate(*decodeFile, *decodeDim, *decodeBatch, *decodeGrouped, *cpuProfile)
 		fmt.Printf("%g %d %d %g %q\n", r.seconds, r.rows, r.bytes, r.cpu, r.note)
 		return
 	}
@@ -107,11 +119,18 @@ func main() {
 
 	work, err := os.MkdirTemp("", "lancedb-bench")
 	must(err, "temp dir")
+	tables := work
+	if *tableDir != "" {
+		tables, err = os.MkdirTemp(*tableDir, "lancedb-bench")
+		must(err, "table dir")
+	}
 	if !*keep {
 		defer os.RemoveAll(work)
+		defer os.RemoveAll(tables)
 	}
+	fmt.Printf("tables written under %s\n", tables)
 	var bin string
-	if want["a"] || want["b"] || want["d"] || want["e"] {
+	if want["a"] || want["b"] || want["d"] || want["e"] || want["f"] {
 		bin = buildBinary(work)
 	}
 	py := os.Getenv("DC_PYTHON")
@@ -136,7 +155,7 @@ func main() {
     columns: [ { name: text, type: string } ]
 %s    max_in_flight: %d
     batching: { count: %d, period: 200ms }
-`, filepath.Join(work, "db"), table, run.dim, extra, *maxInFlight, batchCount)
+`, filepath.Join(tables, "db"), table, run.dim, extra, *maxInFlight, batchCount)
 			return runPipeline(bin, work, name, data, int64(run.rows), out, "\n")
 		}
 		var a, b, c result
@@ -152,15 +171,16 @@ func main() {
 			res = append(res, b)
 		}
 		if want["c"] {
-			c = runPython(py, work, run.dim, run.rows, *batch)
+			c = runPython(py, tables, run.dim, run.rows, *batch)
 			res = append(res, c)
 		}
 		if want["d"] {
 			res = append(res, base("d lancedb base64", files.b64, fmt.Sprintf("d%d", run.dim), "    vector_encoding: base64_f32\n", *batch))
 		}
+		var e result
 		if want["e"] {
 			per := max(1, *batch/1000)
-			res = append(res, runPipelineGrouped(bin, work, files.ndjson, int64(run.rows), fmt.Sprintf(`  lancedb:
+			e = runPipelineGrouped(bin, work, files.ndjson, int64(run.rows), fmt.Sprintf(`  lancedb:
     uri: %s
     table: e%d
     vector: { dimension: %d }
@@ -169,24 +189,34 @@ func main() {
     vector_encoding: base64_f32
     max_in_flight: %d
     batching: { count: %d, period: 200ms }
-`, filepath.Join(work, "db"), run.dim, run.dim, *maxInFlight, per)))
+`, filepath.Join(tables, "db"), run.dim, run.dim, *maxInFlight, per))
+			res = append(res, e)
 		}
-		var p result
+		var p, f, q result
 		if want["p"] {
-			p = decodeInChild(files.json, run.dim, *batch, *cpuProfile)
+			p = decodeInChild("p decode only (Go)", files.json, run.dim, *batch, false, *cpuProfile)
 			res = append(res, p)
 		}
-		report(res, a, b, c, p)
+		if want["f"] {
+			f = runPipeline(bin, work, "f ndjson x1000 drop", files.ndjson, int64(run.rows), `  drop: {}
+`, groupSep)
+			res = append(res, f)
+		}
+		if want["q"] {
+			q = decodeInChild("q decode ndjson x1000", files.ndjson, run.dim, 1, true, "")
+			res = append(res, q)
+		}
+		report(res, c, bound{"a", a, b, p}, bound{"e", e, f, q})
 	}
 }
 
 // decodeInChild runs decodeRate in a child process (this program again).
-func decodeInChild(path string, dim, batch int, cpuProfile string) result {
+func decodeInChild(name, path string, dim, batch int, grouped bool, cpuProfile string) result {
 	self, err := os.Executable()
 	must(err, "finding this program")
 	out, err := exec.Command(self, "-decode", path, "-decode-dim", strconv.Itoa(dim), "-decode-batch", strconv.Itoa(batch),
-		"-cpuprofile", cpuProfile).Output()
-	r := result{name: "p decode only (Go)"}
+		"-decode-grouped="+strconv.FormatBool(grouped), "-cpuprofile", cpuProfile).Output()
+	r := result{name: name}
 	if err == nil {
 		_, err = fmt.Sscanf(string(out), "%g %d %d %g %q", &r.seconds, &r.rows, &r.bytes, &r.cpu, &r.note)
 	}
@@ -197,9 +227,10 @@ func decodeInChild(path string, dim, batch int, cpuProfile string) result {
 }
 
 // decodeRate is scenario (p): the JSON input of (a) decoded into Arrow
-// records of batch rows by lancerows, one goroutine per core, as fast as the
-// machine allows (the file is read into memory first, untimed).
-func decodeRate(path string, dim, batch int, cpuProfile string) result {
+// records of batch messages by lancerows, one goroutine per core, as fast as
+// the machine allows (the file is read into memory first, untimed); with
+// grouped, scenario (q): the same for the input of (e).
+func decodeRate(path string, dim, batch int, grouped bool, cpuProfile string) result {
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		must(err, "cpu profile")
@@ -208,16 +239,25 @@ func decodeRate(path string, dim, batch int, cpuProfile string) result {
 	}
 	data, err := os.ReadFile(path)
 	must(err, "reading data")
-	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	sep, format, encoding := "\n", jsonrows.FormatJSON, lancerows.EncodingJSON
+	if grouped {
+		sep, format, encoding = groupSep, jsonrows.FormatNDJSON, lancerows.EncodingBase64F32
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte(sep)), []byte(sep))
+	rows := len(lines)
+	if grouped {
+		rows = bytes.Count(data, []byte("\n"))
+	}
 	schema := lancerows.Schema{
 		ID:      lancerows.Column{Name: "id", Type: lancerows.String},
-		Vector:  lancerows.Vector{Name: "vector", Dimension: dim},
+		Vector:  lancerows.Vector{Name: "vector", Dimension: dim, Encoding: encoding},
 		Columns: []lancerows.Column{{Name: "text", Type: lancerows.String}},
 	}
 	must(schema.Validate(), "schema")
 	layout, err := schema.Bind(schema.Arrow())
 	must(err, "schema")
 	workers := runtime.GOMAXPROCS(0)
+	mem := lancerows.NewRecycler(2*workers + 2) // as the output does
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed error
@@ -228,7 +268,7 @@ func decodeRate(path string, dim, batch int, cpuProfile string) result {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			b := lancerows.NewBuilder(layout, jsonrows.FormatJSON, nil)
+			b := lancerows.NewBuilder(layout, format, mem)
 			defer b.Release()
 			// Batches dealt round-robin: worker w takes batches w, w+workers, ...
 			for lo := w * batch; lo < len(lines); lo += workers * batch {
@@ -247,13 +287,21 @@ func decodeRate(path string, dim, batch int, cpuProfile string) result {
 		}(w)
 	}
 	wg.Wait()
-	res := result{name: "p decode only (Go)", seconds: time.Since(start).Seconds(), rows: int64(len(lines)), bytes: int64(len(data))}
+	res := result{seconds: time.Since(start).Seconds(), rows: int64(rows), bytes: int64(len(data))}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	res.cpu = time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()).Seconds()
 	if failed != nil {
 		res.note = "failed: " + failed.Error()
 	}
 	return res
+}
+
+// defaultTableDir is /dev/shm when it is a writable directory.
+func defaultTableDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() && syscall.Access("/dev/shm", 2) == nil {
+		return "/dev/shm"
+	}
+	return ""
 }
 
 func must(err error, what string) {
@@ -414,8 +462,8 @@ assert tbl.count_rows() == rows
 print(json.dumps({"seconds": secs, "bytes": sum(t.nbytes for t in tables)}))
 `
 
-func runPython(py, work string, dim, rows, batch int) result {
-	cmd := exec.Command(py, "-W", "ignore", "-c", pyBench, filepath.Join(work, "pydb"), strconv.Itoa(dim), strconv.Itoa(rows), strconv.Itoa(batch))
+func runPython(py, tables string, dim, rows, batch int) result {
+	cmd := exec.Command(py, "-W", "ignore", "-c", pyBench, filepath.Join(tables, "pydb"), strconv.Itoa(dim), strconv.Itoa(rows), strconv.Itoa(batch))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	peak, err := procstat.RunPeak(cmd)
@@ -437,11 +485,23 @@ func runPython(py, work string, dim, rows, batch int) result {
 	return res
 }
 
-func report(res []result, a, b, c, p result) {
+// bound names a pipeline (a or e), its framework-only run into drop and
+// its decoder-only run, for the shared-machine bound.
+type bound struct {
+	name            string
+	pipeline, input result
+	decoder         result
+}
+
+func report(res []result, c result, bounds ...bound) {
+	var b result // (b): the first bound's input run
+	if len(bounds) > 0 {
+		b = bounds[0].input
+	}
 	fmt.Printf("%-24s %10s %12s %9s %8s %8s %10s %8s\n", "scenario", "seconds", "vectors/s", "MB/s", "÷(b)", "÷(c)", "peak RSS", "CPU s")
 	for _, r := range res {
 		ratio := func(base result) string {
-			if base.rows == 0 || base.seconds == 0 || math.IsNaN(base.seconds) {
+			if !ok(base) {
 				return "-"
 			}
 			return fmt.Sprintf("%.2f", r.vps()/base.vps())
@@ -456,16 +516,26 @@ func report(res []result, a, b, c, p result) {
 			fmt.Printf("    %s\n", r.note)
 		}
 	}
-	if ok := func(r result) bool { return r.rows > 0 && r.seconds > 0 && !math.IsNaN(r.seconds) }; ok(b) && ok(c) && ok(p) {
-		bound := 1 / (1/b.vps() + 1/p.vps() + 1/c.vps())
-		fmt.Printf("shared-machine bound of (a) 1/(1/(b) + 1/(p) + 1/(c)) = %.0f vectors/s = %.2f of (b)", bound, bound/b.vps())
-		if ok(a) {
-			fmt.Printf("; (a) is %.2f of it", a.vps()/bound)
+	for _, bd := range bounds {
+		if !ok(bd.input) || !ok(bd.decoder) || !ok(c) {
+			continue
+		}
+		in, dec := "b", "p"
+		if bd.name == "e" {
+			in, dec = "f", "q"
+		}
+		v := 1 / (1/bd.input.vps() + 1/bd.decoder.vps() + 1/c.vps())
+		fmt.Printf("shared-machine bound of (%s) 1/(1/(%s) + 1/(%s) + 1/(c)) = %.0f vectors/s = %.2f of (%s), %.2f of (c)",
+			bd.name, in, dec, v, v/bd.input.vps(), in, v/c.vps())
+		if ok(bd.pipeline) {
+			fmt.Printf("; (%s) is %.2f of it", bd.name, bd.pipeline.vps()/v)
 		}
 		fmt.Println(" (all on the same two cores)")
 	}
 	fmt.Println("targets: (a) >= 10,000 vectors/s at 768-d and >= 0.7 of (b); (e) >= 0.5 of (c); peak RSS < 200 MB at 1536-d")
 }
+
+func ok(r result) bool { return r.rows > 0 && r.seconds > 0 && !math.IsNaN(r.seconds) }
 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
