@@ -76,10 +76,11 @@ and writes a new data fragment, so many small adds make many versions and small 
 the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+`, `+"`byte_size: 8388608`"+` (8 MiB of
 messages) and `+"`period: 1s`"+`, whichever comes first: a 768-d vector as JSON is ~9.7 KB, so such adds carry about
 860 rows. Memory grows with the batch size: each
-batch in flight holds its messages plus about two copies of its vectors as Arrow data (the record, and the IPC
-buffer lancedb-go hands to the library), times `+"`max_in_flight`"+` (2 by default: one batch parses while the other is
-added). Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower it when memory is
-tight. Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
+batch in flight holds its messages plus about three copies of its vectors (the Arrow record they are parsed into,
+the Arrow IPC bytes handed to the native library, and the library's own decoded copy), times `+"`max_in_flight`"+` (2 by
+default: one batch parses while the other is added); record and IPC buffers are reused from batch to batch. Raise
+`+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower it, or `+"`max_in_flight`"+` to 1, when memory is
+tight (Go's own `+"`GOGC`"+`/`+"`GOMEMLIMIT`"+` variables also trade CPU for a smaller heap). Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
 for example hourly:
 
 `+"```python"+`
