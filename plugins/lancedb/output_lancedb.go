@@ -550,5 +550,6 @@ func (o *ldbOutput) Close(ctx context.Context) error {
 	}
 	err := o.store.Close(ctx)
 	o.store = nil
+	o.mem.Close() // the kept buffers; any still in use are unmapped when freed
 	return err
 }

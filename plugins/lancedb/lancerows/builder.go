@@ -79,7 +79,7 @@ func (b *Builder) growVecs(n int) {
 	size := max(need, 2*len(b.slab), 64<<10)
 	var slab []byte
 	if r, ok := b.mem.(*Recycler); ok {
-		slab = r.allocateUninit(size) // every element is written before it is read
+		slab = r.AllocateUninit(size) // every element is written before it is read
 	} else {
 		slab = b.mem.Allocate(size)
 	}

@@ -10,42 +10,46 @@ import (
 // allocator is cheap enough.
 const recycleMin = 256 << 10
 
-// Recycler is a memory.Allocator that keeps up to a fixed number of freed
-// large buffers and hands them out again. A record's vector buffer is
-// megabytes; fresh memory of that size costs page faults and zeroing on
-// every batch, and leaves the garbage collector more to reclaim. It may
-// return more bytes than asked for (the smallest kept buffer that fits),
-// always zeroed. Safe for concurrent use.
+// Recycler is a memory.Allocator for the large buffers of records: buffers
+// of recycleMin bytes and more are mapped outside the Go heap and, once
+// freed, kept (up to a fixed number) and handed out again. A record's
+// vector buffer is megabytes: fresh memory of that size costs page faults
+// on every batch, and on the Go heap it would also count twice in the
+// garbage collector's target (GOGC), once live and once as garbage not yet
+// collected. Smaller buffers come from the Go allocator. It may return more
+// bytes than asked for (the smallest kept buffer that fits); Allocate
+// zeroes them. A buffer must not be used after it is freed. Safe for
+// concurrent use.
 type Recycler struct {
-	next memory.Allocator
-	keep int
+	small memory.Allocator
+	keep  int
 
 	mu   sync.Mutex
 	free [][]byte
 }
 
-// NewRecycler returns a Recycler keeping up to keep buffers, allocating
-// from the Go allocator.
+// NewRecycler returns a Recycler keeping up to keep freed large buffers.
 func NewRecycler(keep int) *Recycler {
-	return &Recycler{next: memory.NewGoAllocator(), keep: keep}
+	return &Recycler{small: memory.NewGoAllocator(), keep: keep}
 }
 
 // Allocate returns a zeroed buffer of at least size bytes.
 func (r *Recycler) Allocate(size int) []byte {
-	b := r.allocateUninit(size)
+	b := r.AllocateUninit(size)
 	clear(b)
 	return b
 }
 
-// allocateUninit is Allocate without the zeroing, for a caller that writes
+// AllocateUninit is Allocate without the zeroing, for a caller that writes
 // every byte it reads.
-func (r *Recycler) allocateUninit(size int) []byte {
-	if size >= recycleMin {
-		if b := r.take(size); b != nil {
-			return b
-		}
+func (r *Recycler) AllocateUninit(size int) []byte {
+	if size < recycleMin {
+		return r.small.Allocate(size)
 	}
-	return r.next.Allocate(size)
+	if b := r.take(size); b != nil {
+		return b
+	}
+	return mapBuffer(size)
 }
 
 func (r *Recycler) take(size int) []byte {
@@ -77,17 +81,18 @@ func (r *Recycler) Reallocate(size int, b []byte) []byte {
 	return nb
 }
 
-// Free keeps b for reuse if it is large and there is room, replacing the
-// smallest kept buffer when b is larger.
+// Free keeps a large b for reuse if there is room, replacing the smallest
+// kept buffer when b is larger, and unmaps what it does not keep.
 func (r *Recycler) Free(b []byte) {
-	if len(b) < recycleMin {
-		r.next.Free(b)
+	if cap(b) < recycleMin { // from the Go allocator
+		r.small.Free(b)
 		return
 	}
+	b = b[:cap(b)]
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.free) < r.keep {
 		r.free = append(r.free, b)
+		r.mu.Unlock()
 		return
 	}
 	small := -1
@@ -97,7 +102,20 @@ func (r *Recycler) Free(b []byte) {
 		}
 	}
 	if small >= 0 {
-		r.free[small] = b
+		b, r.free[small] = r.free[small], b
+	}
+	r.mu.Unlock()
+	unmapBuffer(b)
+}
+
+// Close unmaps the kept buffers; buffers freed later are unmapped at once.
+func (r *Recycler) Close() {
+	r.mu.Lock()
+	free := r.free
+	r.free, r.keep = nil, 0
+	r.mu.Unlock()
+	for _, b := range free {
+		unmapBuffer(b)
 	}
 }
 

@@ -32,7 +32,7 @@ func TestRecyclerReusesLargeBuffersZeroed(t *testing.T) {
 	big := r.Allocate(4 * recycleMin)
 	r.Free(b)
 	r.Free(big)
-	r.Free(r.next.Allocate(2 * recycleMin)) // full: replaces the smallest kept
+	r.Free(make([]byte, 2*recycleMin)) // full: replaces the smallest kept
 	require.Equal(t, 2, r.Kept())
 	got := r.Allocate(recycleMin + 1)
 	assert.Equal(t, 2*recycleMin, len(got), "smallest kept buffer that fits")
@@ -126,4 +126,15 @@ func TestRecyclerConcurrentBuilders(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestRecyclerClose(t *testing.T) {
+	r := NewRecycler(2)
+	a, b := r.Allocate(recycleMin), r.Allocate(recycleMin)
+	r.Free(a)
+	require.Equal(t, 1, r.Kept())
+	r.Close()
+	assert.Equal(t, 0, r.Kept())
+	r.Free(b) // in use at Close: unmapped when freed, not kept
+	assert.Equal(t, 0, r.Kept())
 }

@@ -19,17 +19,17 @@ void simple_lancedb_result_free(struct SimpleResult *result);
 import "C"
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
-	"sync"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/lancedb/lancedb-go/pkg/contracts"
+
+	"github.com/danube-connect/danube-connect/plugins/lancedb/lancerows"
 )
 
 // lancedb-go's Table.AddRecords serialises each record to Arrow IPC in a
@@ -37,8 +37,8 @@ import (
 // megabytes that is two or three fresh buffers and copies per add, the
 // largest share of this output's own CPU for large messages and ~15 MB of
 // its peak memory at 1536-d. addIPC makes the same native call
-// (simple_lancedb_table_add_ipc, same IPC file format) from a reused,
-// presized buffer. It needs the table's native handle, which lancedb-go
+// (simple_lancedb_table_add_ipc, same IPC file format) from a presized
+// buffer, reused and outside the Go heap. It needs the table's native handle, which lancedb-go
 // keeps in an unexported field; tableHandle reads it by reflection and
 // returns nil when the type differs from v0.1.2's, and then every add
 // goes through AddRecords as before (TestDirectAddPath fails in that case,
@@ -61,18 +61,30 @@ func tableHandle(t contracts.ITable) unsafe.Pointer {
 	return f.UnsafePointer()
 }
 
-// ipcBuffers are reused between adds; two per native call slot is plenty.
-var ipcBuffers = sync.Pool{New: func() any { return new(ipcBuffer) }}
+// ipcMemory holds the IPC buffers, outside the Go heap and reused between
+// adds (a few native calls run at once).
+var ipcMemory = lancerows.NewRecycler(4)
 
 // ipcBuffer is an in-memory io.WriteSeeker (the IPC file writer asks for
-// its position once).
-type ipcBuffer struct{ bytes.Buffer }
+// its position once) over ipcMemory.
+type ipcBuffer struct {
+	buf []byte
+	n   int
+}
+
+func (b *ipcBuffer) Write(p []byte) (int, error) {
+	if b.n+len(p) > len(b.buf) {
+		b.buf = ipcMemory.Reallocate(max(2*len(b.buf), b.n+len(p)), b.buf)
+	}
+	b.n += copy(b.buf[b.n:], p)
+	return len(p), nil
+}
 
 func (b *ipcBuffer) Seek(offset int64, whence int) (int64, error) {
 	if offset != 0 || whence != io.SeekCurrent {
 		return 0, errors.New("ipcBuffer: only the current position can be asked")
 	}
-	return int64(b.Len()), nil
+	return int64(b.n), nil
 }
 
 // ipcSize is an upper estimate of rec's IPC size: its buffers, plus room
@@ -98,10 +110,8 @@ func ipcSize(rec arrow.Record) int {
 
 // addIPC appends rec to the table behind handle in one native call.
 func addIPC(handle unsafe.Pointer, rec arrow.Record) error {
-	buf := ipcBuffers.Get().(*ipcBuffer)
-	defer ipcBuffers.Put(buf)
-	buf.Reset()
-	buf.Grow(ipcSize(rec))
+	buf := &ipcBuffer{buf: ipcMemory.AllocateUninit(ipcSize(rec))}
+	defer func() { ipcMemory.Free(buf.buf) }()
 	w, err := ipc.NewFileWriter(buf, ipc.WithSchema(rec.Schema()))
 	if err != nil {
 		return fmt.Errorf("creating the IPC writer: %w", err)
@@ -113,7 +123,7 @@ func addIPC(handle unsafe.Pointer, rec arrow.Record) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("writing the record as IPC: %w", err)
 	}
-	data := buf.Bytes()
+	data := buf.buf[:buf.n]
 	var added C.int64_t
 	res := C.simple_lancedb_table_add_ipc(handle, (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(data))), C.size_t(len(data)), &added)
 	if res == nil {
