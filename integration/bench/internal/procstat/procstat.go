@@ -99,3 +99,37 @@ func RunPeak(cmd *exec.Cmd) (int64, error) {
 	err := cmd.Wait()
 	return stop(), err
 }
+
+// Peaks are the largest values of a process's memory seen while it ran, in
+// bytes: RSS (VmHWM) and, sampled, its anonymous and file-backed parts.
+// File-backed pages are mostly the binary's own code, shared and
+// reclaimable; anonymous ones are what the process allocated.
+type Peaks struct{ RSS, Anon, File int64 }
+
+// RunPeaks is RunPeak with the split of the peak into Peaks.
+func RunPeaks(cmd *exec.Cmd) (Peaks, error) {
+	if err := cmd.Start(); err != nil {
+		return Peaks{}, err
+	}
+	pid := cmd.Process.Pid
+	quit, result := make(chan struct{}), make(chan Peaks, 1)
+	go func() {
+		var p Peaks
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			p.RSS = max(p.RSS, Status(pid, "VmHWM"))
+			p.Anon = max(p.Anon, Status(pid, "RssAnon"))
+			p.File = max(p.File, Status(pid, "RssFile"))
+			select {
+			case <-quit:
+				result <- p
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(quit)
+	return <-result, err
+}
