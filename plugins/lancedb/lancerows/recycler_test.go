@@ -55,7 +55,7 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 	rows := func(first, n int) string {
 		var out []byte
 		for i := first; i < first+n; i++ {
-			out = fmt.Appendf(out, `{"id":"%d","embedding":[%d,%d,%d]}`+"\n", i, i, -i, 2*i)
+			out = fmt.Appendf(out, `{"id":"id-%012d","embedding":[%d,%d,%d]}`+"\n", i, i, -i, 2*i)
 		}
 		return string(out)
 	}
@@ -74,9 +74,13 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 	v1, v2 := vals(rec1), vals(rec2)
 	require.Len(t, v1, 3*n)
 	require.Len(t, v2, 3*n)
+	ids1, ids2 := rec1.Column(0).(*array.String), rec2.Column(0).(*array.String)
 	for i := 0; i < n; i++ {
 		require.Equal(t, []float32{float32(i), float32(-i), float32(2 * i)}, v1[3*i:3*i+3], "row %d of record 1", i)
 		require.Equal(t, []float32{float32(n + i), float32(-(n + i)), float32(2 * (n + i))}, v2[3*i:3*i+3], "row %d of record 2", i)
+		// The id columns (450 KB) outgrew recycleMin too: their buffers moved while growing.
+		require.Equal(t, fmt.Sprintf("id-%012d", i), ids1.Value(i))
+		require.Equal(t, fmt.Sprintf("id-%012d", n+i), ids2.Value(i))
 	}
 	r.mu.Lock()
 	r.free = nil // forget the buffers outgrown while appending
