@@ -38,11 +38,11 @@ import (
 // largest share of this output's own CPU for large messages and ~15 MB of
 // its peak memory at 1536-d. addIPC makes the same native call
 // (simple_lancedb_table_add_ipc, same IPC file format) from a presized
-// buffer, reused and outside the Go heap. It needs the table's native handle, which lancedb-go
-// keeps in an unexported field; tableHandle reads it by reflection and
-// returns nil when the type differs from v0.1.2's, and then every add
-// goes through AddRecords as before (TestDirectAddPath fails in that case,
-// so an upgrade cannot lose the fast path unnoticed).
+// buffer, reused and outside the Go heap. It needs the table's native
+// handle, which lancedb-go keeps in an unexported field: tableHandle reads
+// it by reflection and returns nil when the type differs from v0.1.2's;
+// every add then goes through AddRecords as before, and TestDirectAddPath
+// fails, so an upgrade cannot lose the fast path unnoticed.
 
 // tableHandle returns the native table handle of a lancedb-go table, or
 // nil when t is not the v0.1.2 implementation.
