@@ -149,66 +149,47 @@ func main() {
 		fmt.Printf("\n== lancedb: %d rows of %d-d float32 vectors, batches of %d rows, max_in_flight %d\n",
 			run.rows, run.dim, *batch, *maxInFlight)
 		var res []result
-		base := func(name, data, table, extra string, batchCount int) result {
+		// lancedb runs the output on data (messages separated by sep).
+		lancedb := func(name, data, sep, extra string, batchCount int) result {
 			out := fmt.Sprintf(`  lancedb:
     uri: %s
-    table: %s
+    table: %s%d
     vector: { dimension: %d }
     columns: [ { name: text, type: string } ]
 %s    max_in_flight: %d
     batching: { count: %d, period: 200ms }
-`, filepath.Join(tables, "db"), table, run.dim, extra, *maxInFlight, batchCount)
-			return runPipeline(bin, work, name, data, int64(run.rows), out, "\n")
+`, filepath.Join(tables, "db"), name[:1], run.dim, run.dim, extra, *maxInFlight, batchCount)
+			return runPipeline(bin, work, name, data, int64(run.rows), out, sep)
 		}
-		var a, b, c result
 		if want["a"] {
-			a = base("a lancedb json", files.json, fmt.Sprintf("a%d", run.dim), "", *batch)
-			res = append(res, a)
+			res = append(res, lancedb("a lancedb json", files.json, "\n", "", *batch))
 		}
 		if want["b"] {
-			b = runPipeline(bin, work, "b drop", files.json, int64(run.rows), fmt.Sprintf(`  broker:
+			res = append(res, runPipeline(bin, work, "b drop", files.json, int64(run.rows), fmt.Sprintf(`  broker:
     outputs: [ { drop: {} } ]
     batching: { count: %d, period: 200ms }
-`, *batch), "\n")
-			res = append(res, b)
+`, *batch), "\n"))
 		}
 		if want["c"] {
-			c = runPython(py, tables, run.dim, run.rows, *batch)
-			res = append(res, c)
+			res = append(res, runPython(py, tables, run.dim, run.rows, *batch))
 		}
 		if want["d"] {
-			res = append(res, base("d lancedb base64", files.b64, fmt.Sprintf("d%d", run.dim), "    vector_encoding: base64_f32\n", *batch))
+			res = append(res, lancedb("d lancedb base64", files.b64, "\n", "    vector_encoding: base64_f32\n", *batch))
 		}
-		var e result
 		if want["e"] {
-			per := max(1, *batch/1000)
-			e = runPipelineGrouped(bin, work, files.ndjson, int64(run.rows), fmt.Sprintf(`  lancedb:
-    uri: %s
-    table: e%d
-    vector: { dimension: %d }
-    columns: [ { name: text, type: string } ]
-    payload_format: ndjson
-    vector_encoding: base64_f32
-    max_in_flight: %d
-    batching: { count: %d, period: 200ms }
-`, filepath.Join(tables, "db"), run.dim, run.dim, *maxInFlight, per))
-			res = append(res, e)
+			res = append(res, lancedb("e lancedb ndjson x1000", files.ndjson, groupSep,
+				"    payload_format: ndjson\n    vector_encoding: base64_f32\n", max(1, *batch/1000)))
 		}
-		var p, f, q result
 		if want["p"] {
-			p = decodeInChild("p decode only (Go)", files.json, run.dim, *batch, false, *cpuProfile)
-			res = append(res, p)
+			res = append(res, decodeInChild("p decode only (Go)", files.json, run.dim, *batch, false, *cpuProfile))
 		}
 		if want["f"] {
-			f = runPipeline(bin, work, "f ndjson x1000 drop", files.ndjson, int64(run.rows), `  drop: {}
-`, groupSep)
-			res = append(res, f)
+			res = append(res, runPipeline(bin, work, "f ndjson x1000 drop", files.ndjson, int64(run.rows), "  drop: {}\n", groupSep))
 		}
 		if want["q"] {
-			q = decodeInChild("q decode ndjson x1000", files.ndjson, run.dim, 1, true, "")
-			res = append(res, q)
+			res = append(res, decodeInChild("q decode ndjson x1000", files.ndjson, run.dim, 1, true, ""))
 		}
-		report(res, c, bound{"a", a, b, p}, bound{"e", e, f, q})
+		report(res)
 	}
 }
 
@@ -399,10 +380,6 @@ func ensureData(dim, rows int) dataFiles {
 	return f
 }
 
-func runPipelineGrouped(bin, work, data string, rows int64, output string) result {
-	return runPipeline(bin, work, "e lancedb ndjson x1000", data, rows, output, groupSep)
-}
-
 // runPipeline runs danube-connect on data (messages separated by sep) into
 // output, to the end of the input.
 func runPipeline(bin, work, name, data string, rows int64, output, sep string) result {
@@ -487,19 +464,16 @@ func runPython(py, tables string, dim, rows, batch int) result {
 	return res
 }
 
-// bound names a pipeline (a or e), its framework-only run into drop and
-// its decoder-only run, for the shared-machine bound.
-type bound struct {
-	name            string
-	pipeline, input result
-	decoder         result
-}
+// bounds name, by scenario letter, each pipeline with its framework-only
+// run into drop and its decoder-only run, for the shared-machine bound.
+var bounds = [][3]string{{"a", "b", "p"}, {"e", "f", "q"}}
 
-func report(res []result, c result, bounds ...bound) {
-	var b result // (b): the first bound's input run
-	if len(bounds) > 0 {
-		b = bounds[0].input
+func report(res []result) {
+	by := map[string]result{} // by scenario letter
+	for _, r := range res {
+		by[r.name[:1]] = r
 	}
+	b, c := by["b"], by["c"]
 	fmt.Printf("%-24s %10s %12s %9s %8s %8s %10s %15s %8s\n", "scenario", "seconds", "vectors/s", "MB/s", "÷(b)", "÷(c)", "peak RSS", "anon / file", "CPU s")
 	for _, r := range res {
 		ratio := func(base result) string {
@@ -520,18 +494,15 @@ func report(res []result, c result, bounds ...bound) {
 		}
 	}
 	for _, bd := range bounds {
-		if !ok(bd.input) || !ok(bd.decoder) || !ok(c) {
+		name, in, dec := bd[0], bd[1], bd[2]
+		if !ok(by[in]) || !ok(by[dec]) || !ok(c) {
 			continue
 		}
-		in, dec := "b", "p"
-		if bd.name == "e" {
-			in, dec = "f", "q"
-		}
-		v := 1 / (1/bd.input.vps() + 1/bd.decoder.vps() + 1/c.vps())
+		v := 1 / (1/by[in].vps() + 1/by[dec].vps() + 1/c.vps())
 		fmt.Printf("shared-machine bound of (%s) 1/(1/(%s) + 1/(%s) + 1/(c)) = %.0f vectors/s = %.2f of (%s), %.2f of (c)",
-			bd.name, in, dec, v, v/bd.input.vps(), in, v/c.vps())
-		if ok(bd.pipeline) {
-			fmt.Printf("; (%s) is %.2f of it", bd.name, bd.pipeline.vps()/v)
+			name, in, dec, v, v/by[in].vps(), in, v/c.vps())
+		if ok(by[name]) {
+			fmt.Printf("; (%s) is %.2f of it", name, by[name].vps()/v)
 		}
 		fmt.Println(" (all on the same two cores)")
 	}

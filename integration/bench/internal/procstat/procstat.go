@@ -60,58 +60,18 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// WatchPeak follows the peak RSS of the running process pid: its VmHWM, read
-// every few milliseconds; stop, called once the process has exited, returns
-// the last value read, in bytes. The Maxrss that wait4 reports is no
-// substitute for a child of a Go program: such a child inherits its
-// parent's peak when it execs, so the bench process's own memory would show
-// as the child's.
-func WatchPeak(pid int) (stop func() int64) {
-	quit, result := make(chan struct{}), make(chan int64, 1)
-	go func() {
-		var peak int64
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if v := Status(pid, "VmHWM"); v > peak {
-				peak = v
-			}
-			select {
-			case <-quit:
-				result <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() int64 {
-		close(quit)
-		return <-result
-	}
-}
-
-// RunPeak is cmd.Run that also returns the child's own peak RSS in bytes.
-func RunPeak(cmd *exec.Cmd) (int64, error) {
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	stop := WatchPeak(cmd.Process.Pid)
-	err := cmd.Wait()
-	return stop(), err
-}
-
 // Peaks are the largest values of a process's memory seen while it ran, in
 // bytes: RSS (VmHWM) and, sampled, its anonymous and file-backed parts.
 // File-backed pages are mostly the binary's own code, shared and
 // reclaimable; anonymous ones are what the process allocated.
 type Peaks struct{ RSS, Anon, File int64 }
 
-// RunPeaks is RunPeak with the split of the peak into Peaks.
-func RunPeaks(cmd *exec.Cmd) (Peaks, error) {
-	if err := cmd.Start(); err != nil {
-		return Peaks{}, err
-	}
-	pid := cmd.Process.Pid
+// WatchPeaks follows the memory of the running process pid, read from
+// /proc every few milliseconds; stop, called once the process has exited,
+// returns the peaks seen. The Maxrss that wait4 reports is no substitute
+// for a child of a Go program: such a child inherits its parent's peak when
+// it execs, so the bench process's own memory would show as the child's.
+func WatchPeaks(pid int) (stop func() Peaks) {
 	quit, result := make(chan struct{}), make(chan Peaks, 1)
 	go func() {
 		var p Peaks
@@ -129,7 +89,30 @@ func RunPeaks(cmd *exec.Cmd) (Peaks, error) {
 			}
 		}
 	}()
+	return func() Peaks {
+		close(quit)
+		return <-result
+	}
+}
+
+// WatchPeak is WatchPeaks for the peak RSS alone, in bytes.
+func WatchPeak(pid int) (stop func() int64) {
+	stopPeaks := WatchPeaks(pid)
+	return func() int64 { return stopPeaks().RSS }
+}
+
+// RunPeaks is cmd.Run that also returns the child's own memory peaks.
+func RunPeaks(cmd *exec.Cmd) (Peaks, error) {
+	if err := cmd.Start(); err != nil {
+		return Peaks{}, err
+	}
+	stop := WatchPeaks(cmd.Process.Pid)
 	err := cmd.Wait()
-	close(quit)
-	return <-result, err
+	return stop(), err
+}
+
+// RunPeak is RunPeaks for the peak RSS alone, in bytes.
+func RunPeak(cmd *exec.Cmd) (int64, error) {
+	p, err := RunPeaks(cmd)
+	return p.RSS, err
 }
