@@ -294,6 +294,22 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// runStream builds and runs the stream of sb; stop stops it and waits for
+// its end. The stream's context ends with the test.
+func runStream(t *testing.T, sb *service.StreamBuilder) (ctx context.Context, stop func()) {
+	t.Helper()
+	strm, err := sb.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- strm.Run(ctx) }()
+	return ctx, func() {
+		require.NoError(t, strm.StopWithin(10*time.Second))
+		<-done
+	}
+}
+
 // The server goes away in the middle of a stream and comes back: every
 // message is written (the failed batches are redelivered), none lost.
 func TestServerOutageMidStreamLosesNothing(t *testing.T) {
@@ -315,12 +331,7 @@ greptime:
   backoff: { initial_interval: 10ms, max_interval: 50ms }
   max_in_flight: 4
 `, s.Addr())))
-	strm, err := sb.Build()
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- strm.Run(ctx) }()
+	ctx, stop := runStream(t, sb)
 
 	const producers, batches, per = 4, 25, 20
 	var wg sync.WaitGroup
@@ -354,8 +365,7 @@ greptime:
 	time.Sleep(700 * time.Millisecond)
 	require.NoError(t, s.Restart())
 	wg.Wait()
-	require.NoError(t, strm.StopWithin(10*time.Second))
-	<-done
+	stop()
 	tb := s.Table("", "readings")
 	require.NotNil(t, tb)
 	assert.Equal(t, producers*batches*per, tb.Len(), "every message stored once (overwrites merge)")
@@ -548,12 +558,7 @@ greptime:
   tags: [ host ]
   backoff: { initial_interval: 1ms, max_interval: 5ms }
 `, s.Addr())))
-	strm, err := sb.Build()
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- strm.Run(ctx) }()
+	ctx, stop := runStream(t, sb)
 
 	rowsA := []string{`{"ts":1,"host":"x","n":1}`, `{"ts":2,"host":"y","n":2}`}
 	rowsB := []string{`{"ts":3,"host":"x","v":1.5}`, `{"ts":4,"host":"y","v":2.5}`}
@@ -568,8 +573,7 @@ greptime:
 	// The first request (tables a and b) fails transiently and is retried.
 	s.FailNext(1, greptimetest.Fault{Code: codes.Unavailable, GreptimeCode: 4008, Msg: "region not ready"})
 	require.Error(t, produce(ctx, batch), "two messages fail")
-	require.NoError(t, strm.StopWithin(10*time.Second))
-	<-done
+	stop()
 	assert.Equal(t, 2, s.Table("", "a").Len())
 	assert.Equal(t, 2, s.Table("", "b").Len())
 
