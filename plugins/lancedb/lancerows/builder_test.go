@@ -36,13 +36,26 @@ func testSchema(dim int, enc Encoding) Schema {
 	return s
 }
 
-func newTestBuilder(t *testing.T, s Schema, f jsonrows.Format) (*Builder, *memory.CheckedAllocator) {
+// vectorOnly is testSchema with the id and vector only.
+func vectorOnly(dim int, enc Encoding) Schema {
+	s := testSchema(dim, enc)
+	s.Columns = nil
+	return s
+}
+
+// testLayout validates s and binds it to its own table schema.
+func testLayout(t *testing.T, s Schema) *Layout {
 	t.Helper()
 	require.NoError(t, s.Validate())
 	l, err := s.Bind(s.Arrow())
 	require.NoError(t, err)
+	return l
+}
+
+func newTestBuilder(t *testing.T, s Schema, f jsonrows.Format) (*Builder, *memory.CheckedAllocator) {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	b := NewBuilder(l, f, mem)
+	b := NewBuilder(testLayout(t, s), f, mem)
 	t.Cleanup(func() {
 		b.Release()
 		mem.AssertSize(t, 0)
@@ -93,9 +106,7 @@ func TestBuilderWritesEveryColumn(t *testing.T) {
 }
 
 func TestBuilderBase64AndFloat16(t *testing.T) {
-	s := testSchema(4, EncodingBase64F32)
-	s.Columns = nil
-	b, _ := newTestBuilder(t, s, jsonrows.FormatNDJSON)
+	b, _ := newTestBuilder(t, vectorOnly(4, EncodingBase64F32), jsonrows.FormatNDJSON)
 	payload := fmt.Sprintf("{\"id\":\"x\",\"embedding\":%q}\n\n{\"id\":\"y\",\"embedding\":%q}\n",
 		b64(1, 2, 3, 4), strings.TrimRight(b64(-1, 0.5, 1e-7, 65504), "="))
 	n, err := b.Append([]byte(payload))
@@ -106,8 +117,7 @@ func TestBuilderBase64AndFloat16(t *testing.T) {
 	vals := rec.Column(1).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
 	assert.Equal(t, []float32{1, 2, 3, 4, -1, 0.5, 1e-7, 65504}, vals)
 
-	s16 := testSchema(2, EncodingJSON)
-	s16.Columns = nil
+	s16 := vectorOnly(2, EncodingJSON)
 	s16.Vector.Element = ElementFloat16
 	b16, _ := newTestBuilder(t, s16, jsonrows.FormatJSONArray)
 	_, err = b16.Append([]byte(`[{"id":"a","embedding":[0.5,-2]},{"id":"b","embedding":[65504,1e-3]}]`))

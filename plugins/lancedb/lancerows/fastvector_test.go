@@ -48,11 +48,7 @@ func TestFastVectorAgreesWithGeneralPath(t *testing.T) {
 		}
 		rows = append(rows, fmt.Sprintf(`{"id":"r%d","embedding":[%s]}`, i, strings.Join(parts, ",")))
 	}
-	s := testSchema(3, EncodingJSON)
-	s.Columns = nil
-	require.NoError(t, s.Validate())
-	l, err := s.Bind(s.Arrow())
-	require.NoError(t, err)
+	l := testLayout(t, vectorOnly(3, EncodingJSON))
 	fastHits := 0
 	for _, row := range rows {
 		b := NewBuilder(l, jsonrows.FormatJSON, nil)

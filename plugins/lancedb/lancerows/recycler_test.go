@@ -43,11 +43,7 @@ func TestRecyclerReusesLargeBuffersZeroed(t *testing.T) {
 // A record owns its vector buffer until released: later records of the
 // same builder get other memory, and a released buffer is reused.
 func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
-	s := testSchema(3, EncodingJSON)
-	s.Columns = nil
-	require.NoError(t, s.Validate())
-	l, err := s.Bind(s.Arrow())
-	require.NoError(t, err)
+	l := testLayout(t, vectorOnly(3, EncodingJSON))
 	r := NewRecycler(4)
 	b := NewBuilder(l, jsonrows.FormatNDJSON, r)
 	defer b.Release()
@@ -60,7 +56,7 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 		return string(out)
 	}
 	const n = 30000 // vector buffer above recycleMin
-	_, err = b.Append([]byte(rows(0, n)))
+	_, err := b.Append([]byte(rows(0, n)))
 	require.NoError(t, err)
 	rec1 := b.NewRecord()
 	_, err = b.Append([]byte(rows(n, n)))
@@ -94,11 +90,7 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 }
 
 func TestRecyclerConcurrentBuilders(t *testing.T) {
-	s := testSchema(64, EncodingBase64F32)
-	s.Columns = nil
-	require.NoError(t, s.Validate())
-	l, err := s.Bind(s.Arrow())
-	require.NoError(t, err)
+	l := testLayout(t, vectorOnly(64, EncodingBase64F32))
 	r := NewRecycler(4)
 	vec := benchVector(64)
 	var payload []byte
