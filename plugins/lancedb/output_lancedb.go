@@ -75,13 +75,15 @@ Each Benthos batch becomes, per table, one Arrow record and one LanceDB add. Eve
 and writes a new data fragment, so many small adds make many versions and small files, which slow reads down until
 the table is compacted. Batch big: left out, `+"`batching`"+` is `+"`count: 10000`"+`, `+"`byte_size: 8388608`"+` (8 MiB of
 messages) and `+"`period: 1s`"+`, whichever comes first: a 768-d vector as JSON is ~9.7 KB, so such adds carry about
-860 rows. Memory grows with the batch size: each
-batch in flight holds its messages plus about three copies of its vectors (the Arrow record they are parsed into,
-the Arrow IPC bytes handed to the native library, and the library's own decoded copy), times `+"`max_in_flight`"+` (2 by
-default: one batch parses while the other is added); record and IPC buffers are reused from batch to batch. Raise
-`+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower it, or `+"`max_in_flight`"+` to 1, when memory is
-tight (Go's own `+"`GOGC`"+`/`+"`GOMEMLIMIT`"+` variables also trade CPU for a smaller heap). Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI),
-for example hourly:
+860 rows. Memory grows with the batch size: each batch in flight holds its messages plus about three copies of its
+vectors (the Arrow record they are parsed into, the Arrow IPC bytes handed to the native library, and the library's
+own decoded copy), times `+"`max_in_flight`"+` (2 by default: one batch parses while the other is added); record and IPC
+buffers are reused from batch to batch. Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower
+it, or `+"`max_in_flight`"+` to 1, when memory is tight (Go's own `+"`GOGC`"+`/`+"`GOMEMLIMIT`"+` variables also trade CPU
+for a smaller heap).
+
+Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI), for
+example hourly:
 
 `+"```python"+`
 import lancedb
