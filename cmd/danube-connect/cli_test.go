@@ -127,11 +127,6 @@ output:
 	assert.Contains(t, out, "SECRET_SCRUBBED")
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	return testnet.FreeAddr(t)
-}
-
 // startCLI runs danube-connect in the background and stops it at test end.
 func startCLI(t *testing.T, args ...string) {
 	t.Helper()
@@ -179,7 +174,7 @@ func getUntil(t *testing.T, url string, ok func(status int, body string) bool) s
 
 // Prometheus is the default exporter: no metrics section needed.
 func TestPrometheusIsDefaultAndServesMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "gen.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
 http:
@@ -200,7 +195,7 @@ output:
 }
 
 func TestStreamsModeRunsEveryStream(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root.yaml")
 	require.NoError(t, os.WriteFile(root, []byte(fmt.Sprintf("http:\n  address: %s\n", addr)), 0o600))

@@ -35,11 +35,6 @@ import (
 	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	return testnet.FreeAddr(t)
-}
-
 // published collects what reached the output.
 type published struct {
 	mu   sync.Mutex
@@ -167,7 +162,7 @@ func send(t *testing.T, method, url, contentType, body string, hdr http.Header) 
 }
 
 func TestWebhookServerMetadataAndRawBody(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
 webhook_server:
   address: %s
@@ -211,7 +206,7 @@ func (s statusErr) Error() string      { return "internal detail: secret=hunter2
 func (s statusErr) WebhookStatus() int { return int(s) }
 
 func TestWebhookServerAckMapping(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	var mu sync.Mutex
 	answer := map[string]error{}
 	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
@@ -256,7 +251,7 @@ webhook_server:
 }
 
 func TestWebhookServerCatchRecipeAndSyncResponse(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
 webhook_server:
   address: %s
@@ -306,7 +301,7 @@ switch:
 }
 
 func TestWebhookServerRateLimit(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
 webhook_server:
   address: %s
@@ -334,7 +329,7 @@ func TestWebhookServerDedupe(t *testing.T) {
 		{"cache/interpolation", "ids", `id: '${! meta("X-Github-Delivery") }'`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := testnet.FreeAddr(t)
 			var mu sync.Mutex
 			fail := true
 			pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
@@ -372,7 +367,7 @@ webhook_server:
 }
 
 func TestWebhookServerEndpoints(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	pub := startWebhookStream(t, addr, "/forms", fmt.Sprintf(`
 webhook_server:
   address: %s
@@ -402,7 +397,7 @@ webhook_server:
 
 // Two streams (as in a streams directory) on one address share the listener.
 func TestWebhookServerSharedListener(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	a := startWebhookStream(t, addr, "/a", fmt.Sprintf("webhook_server: {address: %s, path: /a}", addr), streamOpts{})
 	b := startWebhookStream(t, addr, "/b", fmt.Sprintf("webhook_server: {address: %s, path: /b}", addr), streamOpts{})
 	assert.Equal(t, 200, send(t, "POST", "http://"+addr+"/a", "text/plain", "1", nil).status)
@@ -452,7 +447,7 @@ func TestWebhookServerConfigErrors(t *testing.T) {
 // A delivery whose ack comes after the sender got 503 must still count as
 // published: retries meanwhile are refused, later ones are duplicates.
 func TestWebhookServerDedupeLateAck(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	unblock := make(chan struct{})
 	pub := startWebhookStream(t, addr, "/hook", fmt.Sprintf(`
 webhook_server:
@@ -505,7 +500,7 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string) {
 
 func TestWebhookServerTLS(t *testing.T) {
 	certFile, keyFile := selfSignedCert(t)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	sb := service.NewStreamBuilder()
 	require.NoError(t, sb.SetLoggerYAML("level: none"))
 	require.NoError(t, sb.AddInputYAML(fmt.Sprintf(`
@@ -544,7 +539,7 @@ webhook_server:
 
 // Close answers waiting senders 503, releases the listener and is idempotent.
 func TestWebhookServerClose(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	pConf, err := webhookServerInputSpec().ParseYAML(fmt.Sprintf("address: %s\npath: /hook\ntimeout: 20s\nwrite_timeout: 30s", addr), nil)
 	require.NoError(t, err)
 	conf, err := wsiConfigFromParsed(pConf)
@@ -595,7 +590,7 @@ func (m *replaceMux) get(pattern string) http.HandlerFunc {
 }
 
 func TestWebhookServerMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	sb := service.NewStreamBuilder()
 	require.NoError(t, sb.SetLoggerYAML("level: none"))
 	require.NoError(t, sb.SetMetricsYAML("json_api: {}"))

@@ -235,10 +235,9 @@ func ensureData(path string, n, perMsg int) error {
 }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := procstat.FreeAddr()
 	must(err, "free port")
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // runPipeline runs danube-connect on data and samples its output_sent

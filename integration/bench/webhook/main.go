@@ -456,10 +456,9 @@ func waitServed(addr, path string) {
 }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := procstat.FreeAddr()
 	must(err, "finding a free port")
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func must(err error, what string) {

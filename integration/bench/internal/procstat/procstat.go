@@ -60,6 +60,12 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreeAddr is FreePort as "127.0.0.1:port".
+func FreeAddr() (string, error) {
+	port, err := FreePort()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
+}
+
 // Peaks are the largest values of a process's memory seen while it ran, in
 // bytes: RSS (VmHWM) and, sampled, its anonymous and file-backed parts.
 // File-backed pages are mostly the binary's own code, shared and
