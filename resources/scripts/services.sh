@@ -73,7 +73,9 @@ wait_until() {
 	shift 3
 	local deadline=$((SECONDS + secs))
 	until "$@"; do
-		if ! pid_alive "$name"; then
+		# kill -0 alone: right after the fork the child still runs this
+		# script's command line, so pid_alive's name check could misfire.
+		if ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
 			tail -n 30 "$RUN/$name.log" >&2 || true
 			die "$what exited during start-up (log: $RUN/$name.log)"
 		fi
