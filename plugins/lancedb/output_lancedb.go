@@ -78,9 +78,11 @@ messages) and `+"`period: 1s`"+`, whichever comes first: a 768-d vector as JSON 
 860 rows. Memory grows with the batch size: each batch in flight holds its messages plus about three copies of its
 vectors (the Arrow record they are parsed into, the Arrow IPC bytes handed to the native library, and the library's
 own decoded copy), times `+"`max_in_flight`"+` (2 by default: one batch parses while the other is added); record and IPC
-buffers are reused from batch to batch. Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows; lower
-it, or `+"`max_in_flight`"+` to 1, when memory is tight (Go's own `+"`GOGC`"+`/`+"`GOMEMLIMIT`"+` variables also trade CPU
-for a smaller heap).
+buffers are reused from batch to batch. Raise `+"`byte_size`"+` for fewer, bigger fragments when memory allows. When
+memory is tight, set `+"`max_in_flight`"+` to 1 (one batch held, parsed and added at a time, for less throughput), lower
+`+"`byte_size`"+`, and give the process Go's soft memory limit, `+"`GOMEMLIMIT`"+`, of about a third of its budget: the
+messages in flight live on Go's heap, which the collector otherwise lets grow to twice its live size, while the
+native library's buffers and the binary's code take most of the rest.
 
 Compact tables regularly: lancedb-go has no `+"`optimize`"+`, so run it from Python (`+"`lancedb`"+` on PyPI), for
 example hourly:
