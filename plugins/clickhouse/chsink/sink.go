@@ -317,31 +317,30 @@ func (s *Sink) writeGroup(ctx context.Context, msgs []Message, g Group, errs []e
 			refreshed = true
 			continue
 		}
-		s.convFailed(table, qn, g.Indexes, convErrs, errs)
-		if blk.rows == 0 {
-			return
-		}
-		err = s.send(ctx, table, qn, msgs, ok, blk)
-		if err == nil {
-			return
-		}
-		// The table changed under the cached schema (a column added,
-		// dropped or retyped, the table recreated): read it again and
-		// rebuild the block from the same messages, once.
-		if Classify(err) == ClassSchema && !refreshed {
-			s.cache.invalidate(sch)
-			refreshed = true
-			for _, i := range g.Indexes {
-				errs[i] = nil
+		var sendErr error
+		if blk.rows > 0 {
+			sendErr = s.send(ctx, table, qn, msgs, ok, blk)
+			// The table changed under the cached schema (a column added,
+			// dropped or retyped, the table recreated): read it again and
+			// rebuild the block from the same messages, once.
+			if sendErr != nil && Classify(sendErr) == ClassSchema && !refreshed {
+				s.cache.invalidate(sch)
+				refreshed = true
+				continue
 			}
-			continue
 		}
-		if isolatable(err) && len(ok) > 1 {
-			budget := isolateBudget(len(ok))
-			s.isolate(ctx, table, qn, sch, msgs, ok, err, &budget, errs)
+		// The block is settled: only now are the messages left out of it
+		// failed (a rebuilt block may have taken them).
+		s.convFailed(table, qn, g.Indexes, convErrs, errs)
+		if sendErr == nil {
 			return
 		}
-		s.fail(table, qn, ok, err, errs)
+		if isolatable(sendErr) && len(ok) > 1 {
+			budget := isolateBudget(len(ok))
+			s.isolate(ctx, table, qn, sch, msgs, ok, sendErr, &budget, errs)
+			return
+		}
+		s.fail(table, qn, ok, sendErr, errs)
 		return
 	}
 }

@@ -387,6 +387,22 @@ func TestTypeChangeRereadsTheSchema(t *testing.T) {
 	}
 }
 
+// A message the cached type refuses but the re-read one takes is written,
+// not counted failed: conversion failures count once the block is settled.
+func TestTypeChangeCountsNoFailureForARescuedMessage(t *testing.T) {
+	conn := &fakeConn{types: map[string]string{"id": "UInt64", "v": "UInt32"}}
+	s, m := newTestSink(t, conn, Options{}, modernVersion)
+	s.opts.SchemaRetryDelay = time.Hour // only the driver's refusal may trigger the re-read
+	conn.setType("v", "String")
+	errs := s.Write(context.Background(), msgs(`{"id":1,"v":7}`, `{"id":2,"v":"text"}`), group(2))
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("errs %v", errs)
+	}
+	if m.rows != 2 || len(m.failed) != 0 {
+		t.Fatalf("metrics %+v", m)
+	}
+}
+
 func TestRetriesRunOut(t *testing.T) {
 	conn := &fakeConn{types: map[string]string{"id": "UInt64"}}
 	for i := 0; i < 10; i++ {
