@@ -50,9 +50,6 @@ var dataCodes = map[int32]bool{
 // isolatable reports whether a final insert error may come from some of
 // the block's messages only, so sending them apart can save the others.
 func isolatable(err error) bool {
-	if errors.Is(err, errDriverPanic) {
-		return false
-	}
 	return dataCodes[ServerCode(err)] || errors.Is(err, errFill)
 }
 
@@ -92,7 +89,7 @@ func Classify(err error) ErrClass {
 	}
 	// The driver refused a buffered value for the column's type: the type
 	// may have changed since the schema was read.
-	if errors.Is(err, errFill) && !errors.Is(err, errDriverPanic) {
+	if errors.Is(err, errFill) {
 		return ClassSchema
 	}
 	if code := ServerCode(err); code != 0 {

@@ -610,7 +610,7 @@ func (s *Sink) sendOnce(ctx context.Context, query string, blk *block, cols []in
 	// block, not the process.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %w: %v", errFill, errDriverPanic, r)
+			err = fmt.Errorf("%w: %v", errDriverPanic, r)
 		}
 	}()
 	ictx := set.context(ctx)

@@ -122,6 +122,10 @@ func TestDriverPanicFailsTheBlockNotTheProcess(t *testing.T) {
 	if errs[0] == nil || !strings.Contains(errs[0].Error(), "driver panicked") {
 		t.Fatalf("got %v", errs[0])
 	}
+	// Neither a schema re-read nor a split can help.
+	if c := Classify(errs[0]); c != ClassFatal || isolatable(errs[0]) {
+		t.Fatalf("class %v, isolatable %v", c, isolatable(errs[0]))
+	}
 }
 
 type fakeBatch struct {
