@@ -184,13 +184,7 @@ func newTestSink(t *testing.T, conn *fakeConn, o Options, v driver.ServerVersion
 		rows = append(rows, describeRow{name: name, typ: typ})
 	}
 	// Map order is random: sort for a stable column order.
-	for i := range rows {
-		for j := i + 1; j < len(rows); j++ {
-			if rows[j].name < rows[i].name {
-				rows[i], rows[j] = rows[j], rows[i]
-			}
-		}
-	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
 	sch, err := newSchema("db", "t", rows)
 	if err != nil {
 		t.Fatal(err)
