@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/danube-connect/danube-connect/internal/testnet"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
 )
@@ -41,9 +42,9 @@ func runWebhookConfigFile(t *testing.T, name string, env map[string]string) {
 
 func TestWebhookConfigGitHubToDanube(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	runWebhookConfigFile(t, "webhook_github_to_danube.yaml", map[string]string{
-		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
+		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": testnet.FreeAddr(t),
 		"DANUBE_URL": broker.URL(), "GITHUB_WEBHOOK_SECRET": webhookTestSecret,
 	})
 	waitWebhookPath(t, addr, "/github")
@@ -65,9 +66,9 @@ func TestWebhookConfigGitHubToDanube(t *testing.T) {
 
 func TestWebhookConfigStripeToDanube(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	runWebhookConfigFile(t, "webhook_stripe_to_danube.yaml", map[string]string{
-		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
+		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": testnet.FreeAddr(t),
 		"DANUBE_URL": broker.URL(), "STRIPE_WEBHOOK_SECRET": hostileStripeSecret,
 	})
 	waitWebhookPath(t, addr, "/stripe")
@@ -90,10 +91,10 @@ func TestWebhookConfigStripeToDanube(t *testing.T) {
 }
 
 func TestWebhookConfigToDelta(t *testing.T) {
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	table := filepath.Join(t.TempDir(), "github_events")
 	runWebhookConfigFile(t, "webhook_to_delta.yaml", map[string]string{
-		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": webhookFreeAddr(t),
+		"WEBHOOK_ADDRESS": addr, "HTTP_ADDRESS": testnet.FreeAddr(t),
 		"DELTA_TABLE_PATH": table, "GITHUB_WEBHOOK_SECRET": webhookTestSecret,
 	})
 	waitWebhookPath(t, addr, "/github")

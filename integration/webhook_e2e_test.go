@@ -28,11 +28,6 @@ import (
 
 const webhookTestSecret = "It's a Secret to Everybody"
 
-func webhookFreeAddr(t *testing.T) string {
-	t.Helper()
-	return testnet.FreeAddr(t)
-}
-
 func githubSignature(secret, body string) string {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(body))
@@ -138,7 +133,7 @@ func webhookTopicMessages(t *testing.T, b *danubetest.Broker, topic string) uint
 // exactly once after recovery.
 func TestWebhookE2EGitHubToDanube(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	const topic = "/default/github_e2e"
 
 	runWebhookStream(t, fmt.Sprintf(`
@@ -264,7 +259,7 @@ input:
 // leak into its batch-mates' in several Benthos stages.)
 func TestWebhookE2EConcurrentForgedAndValid(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	const topic = "/default/github_concurrent"
 
 	runWebhookStream(t, fmt.Sprintf(`

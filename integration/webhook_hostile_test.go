@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/danube-connect/danube-connect/internal/testnet"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 )
 
@@ -146,7 +147,7 @@ func (h *hostileEnv) raw(payload string) int {
 // checks each gets its status and that nothing reaches the broker.
 func TestWebhookHostileRequests(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)

@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 
+	"github.com/danube-connect/danube-connect/internal/testnet"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 )
 
@@ -24,7 +25,7 @@ import (
 // publishes to its topic, and forgeries are refused on each.
 func TestWebhookStreamsDirectory(t *testing.T) {
 	broker := danubetest.Start(t)
-	addr := webhookFreeAddr(t)
+	addr := testnet.FreeAddr(t)
 	const clerkSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	t.Setenv("WEBHOOK_ADDRESS", addr)
 	t.Setenv("DANUBE_URL", broker.URL())
@@ -36,7 +37,7 @@ func TestWebhookStreamsDirectory(t *testing.T) {
 	require.NoError(t, os.WriteFile(root, []byte(fmt.Sprintf(`
 http: { address: %s }
 logger: { level: none }
-`, webhookFreeAddr(t))), 0o600))
+`, testnet.FreeAddr(t))), 0o600))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)

@@ -19,6 +19,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/danube-connect/danube-connect/internal/testmetrics"
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	_ "github.com/danube-connect/danube-connect/plugins/deltalake"
 	_ "github.com/danube-connect/danube-connect/plugins/webhook"
@@ -322,65 +323,8 @@ func TestSpecExamplesLint(t *testing.T) {
 	}
 }
 
-// memMetrics is a metrics exporter keeping the last value of every metric.
-type memMetrics struct {
-	mu     sync.Mutex
-	values map[string]int64 // counters: sum; gauges: last value; timers: count
-	gauges map[string][]int64
-}
-
-type memMetric struct {
-	m    *memMetrics
-	name string
-}
-
-func (c memMetric) Incr(n int64) { c.m.add(c.name, n) }
-func (c memMetric) Timing(int64) { c.m.add(c.name, 1) }
-func (c memMetric) Set(v int64) {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	c.m.values[c.name] = v
-	c.m.gauges[c.name] = append(c.m.gauges[c.name], v)
-}
-
-func (m *memMetrics) add(name string, n int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.values[name] += n
-}
-
-func (m *memMetrics) get(name string) int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.values[name]
-}
-
-func (m *memMetrics) maxGauge(name string) int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var hi int64
-	for _, v := range m.gauges[name] {
-		hi = max(hi, v)
-	}
-	return hi
-}
-
-func (m *memMetrics) NewCounterCtor(name string, _ ...string) service.MetricsExporterCounterCtor {
-	return func(...string) service.MetricsExporterCounter { return memMetric{m: m, name: name} }
-}
-
-func (m *memMetrics) NewTimerCtor(name string, _ ...string) service.MetricsExporterTimerCtor {
-	return func(...string) service.MetricsExporterTimer { return memMetric{m: m, name: name} }
-}
-
-func (m *memMetrics) NewGaugeCtor(name string, _ ...string) service.MetricsExporterGaugeCtor {
-	return func(...string) service.MetricsExporterGauge { return memMetric{m: m, name: name} }
-}
-
-func (m *memMetrics) Close(context.Context) error { return nil }
-
 func TestMetricsCountWhatPassesThrough(t *testing.T) {
-	mm := &memMetrics{values: map[string]int64{}, gauges: map[string][]int64{}}
+	mm := testmetrics.New()
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterMetricsExporter("disk_buffer_test_metrics", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return mm, nil }))
@@ -410,15 +354,15 @@ generate:
 	defer cancel()
 	require.NoError(t, s.Run(ctx))
 
-	assert.EqualValues(t, 300, mm.get("disk_buffer_written"))
-	assert.EqualValues(t, 300, mm.get("disk_buffer_acked"))
-	assert.GreaterOrEqual(t, mm.get("disk_buffer_read"), int64(301), "the rejected batch was read twice")
-	assert.Positive(t, mm.get("disk_buffer_nacked"))
-	assert.Positive(t, mm.get("disk_buffer_commits"))
-	assert.Positive(t, mm.get("disk_buffer_commit_latency_ns"))
-	assert.Zero(t, mm.get("disk_buffer_errors"))
-	assert.Zero(t, mm.get("disk_buffer_depth_messages"), "empty at the end")
-	assert.Zero(t, mm.get("disk_buffer_depth_bytes"))
-	assert.Greater(t, mm.maxGauge("disk_buffer_depth_messages"), int64(10), "the depth rose while the output was slow")
-	assert.Greater(t, mm.maxGauge("disk_buffer_depth_bytes"), int64(1000))
+	assert.EqualValues(t, 300, mm.Get("disk_buffer_written{}"))
+	assert.EqualValues(t, 300, mm.Get("disk_buffer_acked{}"))
+	assert.GreaterOrEqual(t, mm.Get("disk_buffer_read{}"), int64(301), "the rejected batch was read twice")
+	assert.Positive(t, mm.Get("disk_buffer_nacked{}"))
+	assert.Positive(t, mm.Get("disk_buffer_commits{}"))
+	assert.Positive(t, mm.Get("disk_buffer_commit_latency_ns{}"))
+	assert.Zero(t, mm.Get("disk_buffer_errors{}"))
+	assert.Zero(t, mm.Get("disk_buffer_depth_messages{}"), "empty at the end")
+	assert.Zero(t, mm.Get("disk_buffer_depth_bytes{}"))
+	assert.Greater(t, mm.MaxGauge("disk_buffer_depth_messages{}"), int64(10), "the depth rose while the output was slow")
+	assert.Greater(t, mm.MaxGauge("disk_buffer_depth_bytes{}"), int64(1000))
 }

@@ -399,27 +399,18 @@ func newGreptimeOutput(cfg gtoConfig, mgr *service.Resources) (*greptimeOutput, 
 	}, nil
 }
 
-// tableLabel is the table a request's error belongs to: known only when the
-// request carried one table.
-func tableLabel(tables []string) string {
-	if len(tables) == 1 {
-		return tables[0]
-	}
-	return ""
-}
-
 // Request implements ingest.Observer.
-func (o *greptimeOutput) Request(tables []string, took time.Duration, err *ingest.Error) {
+func (o *greptimeOutput) Request(table string, took time.Duration, err *ingest.Error) {
 	o.mRequests.Incr(1)
 	o.mLatency.Timing(took.Nanoseconds())
 	if err != nil {
-		o.mErrors.Incr(1, err.Label(), tableLabel(tables))
+		o.mErrors.Incr(1, err.Label(), table)
 	}
 }
 
 // Retry implements ingest.Observer.
-func (o *greptimeOutput) Retry(tables []string, err *ingest.Error) {
-	o.mRetries.Incr(1, err.Label(), tableLabel(tables))
+func (o *greptimeOutput) Retry(table string, err *ingest.Error) {
+	o.mRetries.Incr(1, err.Label(), table)
 	o.log.Debugf("greptime: retrying after %v", err)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 
+	"github.com/danube-connect/danube-connect/internal/testmetrics"
 	"github.com/danube-connect/danube-connect/plugins/greptime/greptimetest"
 )
 
@@ -472,65 +473,6 @@ func TestServerRejectsATypeConflictOfOneMessage(t *testing.T) {
 	assert.Equal(t, []any{"d0", "d1", "d3"}, devices)
 }
 
-// memMetrics is a metrics exporter summing every counter (and counting
-// timings) per name and label set.
-type memMetrics struct {
-	mu     sync.Mutex
-	values map[string]int64 // name{k=v,...} -> sum
-}
-
-type memMetric struct {
-	m   *memMetrics
-	key string
-}
-
-func (c memMetric) Incr(n int64) { c.m.add(c.key, n) }
-func (c memMetric) Timing(int64) { c.m.add(c.key, 1) }
-func (c memMetric) Set(v int64)  { c.m.add(c.key, v) }
-
-func (m *memMetrics) add(key string, n int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.values[key] += n
-}
-
-func (m *memMetrics) ctor(name string, keys []string) func(...string) memMetric {
-	return func(vals ...string) memMetric {
-		var b strings.Builder
-		b.WriteString(name + "{")
-		for i, k := range keys {
-			if k != "label" && k != "path" && i < len(vals) { // Benthos' own labels
-				fmt.Fprintf(&b, "%s=%s,", k, vals[i])
-			}
-		}
-		b.WriteString("}")
-		return memMetric{m: m, key: b.String()}
-	}
-}
-
-func (m *memMetrics) get(key string) int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.values[key]
-}
-
-func (m *memMetrics) NewCounterCtor(name string, keys ...string) service.MetricsExporterCounterCtor {
-	f := m.ctor(name, keys)
-	return func(v ...string) service.MetricsExporterCounter { return f(v...) }
-}
-
-func (m *memMetrics) NewTimerCtor(name string, keys ...string) service.MetricsExporterTimerCtor {
-	f := m.ctor(name, keys)
-	return func(v ...string) service.MetricsExporterTimer { return f(v...) }
-}
-
-func (m *memMetrics) NewGaugeCtor(name string, keys ...string) service.MetricsExporterGaugeCtor {
-	f := m.ctor(name, keys)
-	return func(v ...string) service.MetricsExporterGauge { return f(v...) }
-}
-
-func (m *memMetrics) Close(context.Context) error { return nil }
-
 // Double only: it injects a transient fault and counts requests.
 func TestMetricsPerTable(t *testing.T) {
 	s, err := greptimetest.Start()
@@ -541,7 +483,7 @@ func TestMetricsPerTable(t *testing.T) {
 		greptimetest.Column{Name: "host", Type: gpb.ColumnDataType_STRING, Semantic: gpb.SemanticType_TAG},
 		greptimetest.Column{Name: "mode", Type: gpb.ColumnDataType_INT64, Semantic: gpb.SemanticType_FIELD})
 
-	mm := &memMetrics{values: map[string]int64{}}
+	mm := testmetrics.New()
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterMetricsExporter("greptime_test_metrics", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return mm, nil }))
@@ -596,9 +538,9 @@ greptime:
 		"greptime_output_errors{code=4008,table=a,}":         0,
 		"greptime_output_errors{code=4008,table=b,}":         0,
 	} {
-		assert.Equal(t, want, mm.get(key), key)
+		assert.Equal(t, want, mm.Get(key), key)
 	}
 	// Isolating the rejected message sends table a alone: its rejections
 	// carry the table.
-	assert.Positive(t, mm.get("greptime_output_errors{code=1004,table=a,}"))
+	assert.Positive(t, mm.Get("greptime_output_errors{code=1004,table=a,}"))
 }

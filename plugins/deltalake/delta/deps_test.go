@@ -3,7 +3,6 @@ package delta
 import (
 	"go/parser"
 	"go/token"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/internal/testdeps"
 )
 
 const modulePrefix = "github.com/danube-connect/danube-connect/"
@@ -22,16 +23,6 @@ const modulePrefix = "github.com/danube-connect/danube-connect/"
 var logCoreAllowedDeps = map[string]bool{
 	modulePrefix + "plugins/deltalake/delta":    true,
 	modulePrefix + "plugins/deltalake/objstore": true,
-}
-
-// moduleDeps lists the non-standard packages pkg depends on (itself included).
-func moduleDeps(t *testing.T, pkg string) []string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go tool must be on PATH to check package dependencies")
-	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).CombinedOutput()
-	require.NoError(t, err, "go list -deps %s: %s", pkg, out)
-	return strings.Fields(string(out))
 }
 
 // disallowed returns the deps that break the log core's boundary.
@@ -55,12 +46,12 @@ func disallowed(deps []string) []string {
 // with arrow-go's parquet packages directly; only the checkpoint codec files
 // may import those.
 func TestDeltaLogCoreHasNoWriterDeps(t *testing.T) {
-	deps := moduleDeps(t, ".")
+	deps := testdeps.Deps(t, ".")
 	require.Contains(t, deps, modulePrefix+"plugins/deltalake/objstore", "go list returned the core's dependencies")
 	assert.Empty(t, disallowed(deps), "the log core must not depend on these")
 
 	// The check can fail: the operations package does depend on the writer layer.
-	assert.NotEmpty(t, disallowed(moduleDeps(t, "../deltaops")), "deltaops merges data files with the Parquet writer")
+	assert.NotEmpty(t, disallowed(testdeps.Deps(t, "../deltaops")), "deltaops merges data files with the Parquet writer")
 
 	// Parquet in the core is the checkpoint codec and nothing else.
 	files, err := filepath.Glob("*.go")

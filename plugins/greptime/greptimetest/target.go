@@ -1,7 +1,6 @@
 package greptimetest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -153,11 +152,7 @@ func (t *Target) query(tb testing.TB, db, sql string) (cols []sqlColumn, rows []
 		} `json:"output"`
 		Error string `json:"error"`
 	}
-	var body bytes.Buffer
-	if _, err := body.ReadFrom(resp.Body); err != nil {
-		tb.Fatalf("reading the SQL answer: %v", err)
-	}
-	dec := json.NewDecoder(&body)
+	dec := json.NewDecoder(resp.Body)
 	dec.UseNumber()
 	if err := dec.Decode(&out); err != nil {
 		tb.Fatalf("decoding the SQL answer: %v", err)

@@ -24,7 +24,7 @@ type counter struct {
 	errs     []string
 }
 
-func (c *counter) Request(_ []string, _ time.Duration, err *Error) {
+func (c *counter) Request(_ string, _ time.Duration, err *Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests++
@@ -33,7 +33,7 @@ func (c *counter) Request(_ []string, _ time.Duration, err *Error) {
 	}
 }
 
-func (c *counter) Retry(_ []string, err *Error) {
+func (c *counter) Retry(_ string, err *Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.retries = append(c.retries, err.Label())

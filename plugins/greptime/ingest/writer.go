@@ -40,14 +40,14 @@ func (b Backoff) delay(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
-// Observer receives what a Writer does, for metrics. tables are the tables
-// the request carried: all of a batch's at first, one while rejected rows
-// are isolated.
+// Observer receives what a Writer does, for metrics. table is the table the
+// request carried when it carried exactly one (as while rejected rows are
+// isolated), else "".
 type Observer interface {
 	// Request is called after every RPC.
-	Request(tables []string, took time.Duration, err *Error)
+	Request(table string, took time.Duration, err *Error)
 	// Retry is called before a retry of err.
-	Retry(tables []string, err *Error)
+	Retry(table string, err *Error)
 }
 
 // Writer writes batches with retries and isolates rejected rows.
@@ -136,12 +136,9 @@ func (w *Writer) isolate(ctx context.Context, name string, t Rows, lo, hi int, k
 
 // send is one request with retries of transient errors.
 func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) error {
-	var tables []string
-	if w.Obs != nil {
-		tables = make([]string, len(inserts))
-		for i, in := range inserts {
-			tables[i] = in.GetTableName()
-		}
+	var table string
+	if len(inserts) == 1 {
+		table = inserts[0].GetTableName()
 	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -151,7 +148,7 @@ func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) erro
 			ge = &Error{Msg: err.Error()}
 		}
 		if w.Obs != nil {
-			w.Obs.Request(tables, time.Since(start), ge)
+			w.Obs.Request(table, time.Since(start), ge)
 		}
 		if err == nil {
 			return nil
@@ -163,7 +160,7 @@ func (w *Writer) send(ctx context.Context, inserts []*gpb.RowInsertRequest) erro
 			return err
 		}
 		if w.Obs != nil {
-			w.Obs.Retry(tables, ge)
+			w.Obs.Retry(table, ge)
 		}
 		t := time.NewTimer(w.Backoff.delay(attempt))
 		select {
