@@ -28,6 +28,7 @@ func TestDirectAddPath(t *testing.T) {
 	nt, ok := h.(nativeTable)
 	require.True(t, ok, "%T", h)
 	require.NotNil(t, nt.handle, "lancedb-go's table handle not found: the direct add path is off (lancedb-go changed?)")
+	require.Same(t, be.(*nativeBackend).ipc, nt.ipc, "the table's adds use its backend's IPC memory")
 
 	s := New(be, opts)
 	tb, err := s.Acquire(ctx, "direct")
