@@ -89,20 +89,28 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 	rec2.Release()
 }
 
+// Builders running at once on one Recycler never share a buffer: every
+// worker and iteration writes values of its own (element i of a record is
+// w*1000+iter+i), and every element is checked.
 func TestRecyclerConcurrentBuilders(t *testing.T) {
-	l := testLayout(t, vectorOnly(64, EncodingBase64F32))
+	const dim, rows = 64, 1200 // a vector buffer above recycleMin
+	l := testLayout(t, vectorOnly(dim, EncodingBase64F32))
 	r := NewRecycler(4)
-	vec := benchVector(64)
-	var payload []byte
-	for i := 0; i < 1200; i++ {
-		payload = fmt.Appendf(payload, `{"id":"%d","embedding":"%s"}`+"\n", i, b64(vec...))
-	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 20 {
+			vec := make([]float32, dim)
+			for iter := range 20 {
+				base := w*1000 + iter
+				var payload []byte
+				for row := 0; row < rows; row++ {
+					for j := range vec {
+						vec[j] = float32(base + row*dim + j)
+					}
+					payload = fmt.Appendf(payload, `{"id":"%d","embedding":"%s"}`+"\n", row, b64(vec...))
+				}
 				b := NewBuilder(l, jsonrows.FormatNDJSON, r)
 				if _, err := b.Append(payload); err != nil {
 					t.Error(err)
@@ -110,9 +118,12 @@ func TestRecyclerConcurrentBuilders(t *testing.T) {
 				}
 				rec := b.NewRecord()
 				got := rec.Column(1).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
-				for i := 0; i < 1200; i++ {
-					if got[64*i+63] != vec[63] {
-						t.Errorf("row %d: vector overwritten", i)
+				if len(got) != rows*dim {
+					t.Errorf("worker %d, iteration %d: %d elements, want %d", w, iter, len(got), rows*dim)
+				}
+				for i, f := range got {
+					if want := float32(base + i); f != want {
+						t.Errorf("worker %d, iteration %d: element %d is %g, want %g: vector overwritten", w, iter, i, f, want)
 						break
 					}
 				}
