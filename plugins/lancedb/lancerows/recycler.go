@@ -70,13 +70,14 @@ func (r *Recycler) take(size int) []byte {
 	return b
 }
 
-// Reallocate returns a buffer of at least size bytes holding b's bytes.
+// Reallocate returns a buffer of at least size bytes holding b's bytes,
+// the rest zeroed.
 func (r *Recycler) Reallocate(size int, b []byte) []byte {
 	if size <= len(b) {
 		return b
 	}
-	nb := r.Allocate(size)
-	copy(nb, b)
+	nb := r.AllocateUninit(size)
+	clear(nb[copy(nb, b):])
 	r.Free(b)
 	return nb
 }

@@ -40,6 +40,28 @@ func TestRecyclerReusesLargeBuffersZeroed(t *testing.T) {
 	assert.GreaterOrEqual(t, len(got), 3*recycleMin)
 }
 
+// Reallocate keeps the old bytes and zeroes the rest, also in a reused
+// buffer that held other bytes.
+func TestRecyclerReallocateZeroesTheRest(t *testing.T) {
+	r := NewRecycler(1)
+	defer r.Close()
+	dirty := r.Allocate(2 * recycleMin)
+	for i := range dirty {
+		dirty[i] = 0xff
+	}
+	r.Free(dirty)
+	old := r.Allocate(1000)
+	for i := range old {
+		old[i] = byte(i%251 + 1)
+	}
+	want := append([]byte(nil), old...)
+	got := r.Reallocate(recycleMin+1, old)
+	require.Same(t, &dirty[0], &got[0], "the kept buffer is reused")
+	assert.Equal(t, want, got[:len(want)], "old bytes kept")
+	assert.Equal(t, make([]byte, len(got)-len(want)), got[len(want):], "the rest zeroed")
+	r.Free(got)
+}
+
 // A record owns its vector buffer until released: later records of the
 // same builder get other memory, and a released buffer is reused.
 func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
