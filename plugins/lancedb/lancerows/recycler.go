@@ -120,11 +120,4 @@ func (r *Recycler) Close() {
 	}
 }
 
-// Kept is the number of buffers held for reuse.
-func (r *Recycler) Kept() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.free)
-}
-
 var _ memory.Allocator = (*Recycler)(nil)
