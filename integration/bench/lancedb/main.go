@@ -12,7 +12,7 @@
 //	(e) as (d) with payload_format: ndjson, 1,000 rows per message
 //	(m) (e) within a memory budget: max_in_flight 1 and GOMEMLIMIT=64MiB,
 //	    the output's documented settings for tight memory
-//	(p) our row decoder alone (lancerows, in a child process, one goroutine
+//	(p) our row decoder alone (lancerows, in the bench process, one goroutine
 //	    per core) on the input of (a): the work any lancedb pipeline adds to (b)
 //	(f) the input of (e) into drop, as (b) is for (a)
 //	(q) the decoder alone on the input of (e), as (p) is for (a)
@@ -22,8 +22,10 @@
 // decoder and the native add, each measured alone on the whole machine, can
 // run together on it;
 // and prints vectors/s, MB/s (input bytes; Arrow bytes for (c)), the ratios
-// to (b) and (c) and the peak RSS of each process. Every scenario is its own
-// process. The machine may be shared: compare ratios, not absolute rates.
+// to (b) and (c) and the peak RSS of each process. Every scenario but (p)
+// and (q) is its own process; those two run in the bench process and show
+// no peak RSS. The machine may be shared: compare ratios, not absolute
+// rates.
 //
 // It needs a danube-connect built with LanceDB support: it builds one with
 // -tags lancedb, linking the archive resources/scripts/lancedb-native.sh
@@ -50,6 +52,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -96,18 +99,7 @@ func main() {
 	tableDir := flag.String("table-dir", defaultTableDir(), "where the tables go (empty: a temporary directory)")
 	generateOnly := flag.Bool("generate-only", false, "only write the cached input files")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of scenario (p) to this file")
-	decodeFile := flag.String("decode", "", "internal: run scenario (p) on this file in this process and print the result")
-	decodeDim := flag.Int("decode-dim", 0, "internal: the dimension for -decode")
-	decodeBatch := flag.Int("decode-batch", 0, "internal: the batch size for -decode")
-	decodeGrouped := flag.Bool("decode-grouped", false, "internal: -decode reads the input of (e) (scenario (q))")
 	flag.Parse()
-	if *decodeFile != "" {
-		// A process of its own: a child's peak RSS counts the memory of
-		// the process that started it, so the bench itself stays small.
-		r := decodeRate(*decodeFile, *decodeDim, *decodeBatch, *decodeGrouped, *cpuProfile)
-		fmt.Printf("%g %d %d %g %q\n", r.seconds, r.rows, r.bytes, r.cpu, r.note)
-		return
-	}
 	if *generateOnly {
 		for _, d := range []struct{ dim, rows int }{{768, *rows768}, {1536, *rows1536}} {
 			if d.rows > 0 {
@@ -191,39 +183,26 @@ func main() {
 			res = append(res, lancedb("m (e) memory budget", files.ndjson, groupSep, ndjson, "{ count: 1 }", 1, "GOMEMLIMIT=64MiB"))
 		}
 		if want["p"] {
-			res = append(res, decodeInChild("p decode only (Go)", files.json, run.dim, *batch, false, *cpuProfile))
+			res = append(res, decodeRate("p decode only (Go)", files.json, run.dim, *batch, false, *cpuProfile))
 		}
 		if want["f"] {
 			res = append(res, runPipeline(bin, work, "f ndjson x1000 drop", files.ndjson, int64(run.rows), "  drop: {}\n", groupSep))
 		}
 		if want["q"] {
-			res = append(res, decodeInChild("q decode ndjson x1000", files.ndjson, run.dim, 1, true, ""))
+			res = append(res, decodeRate("q decode ndjson x1000", files.ndjson, run.dim, 1, true, ""))
 		}
 		report(res)
 	}
 }
 
-// decodeInChild runs decodeRate in a child process (this program again).
-func decodeInChild(name, path string, dim, batch int, grouped bool, cpuProfile string) result {
-	self, err := os.Executable()
-	must(err, "finding this program")
-	out, err := exec.Command(self, "-decode", path, "-decode-dim", strconv.Itoa(dim), "-decode-batch", strconv.Itoa(batch),
-		"-decode-grouped="+strconv.FormatBool(grouped), "-cpuprofile", cpuProfile).Output()
-	r := result{name: name}
-	if err == nil {
-		_, err = fmt.Sscanf(string(out), "%g %d %d %g %q", &r.seconds, &r.rows, &r.bytes, &r.cpu, &r.note)
-	}
-	if err != nil {
-		r.seconds, r.note = math.NaN(), fmt.Sprintf("failed: %v: %s", err, out)
-	}
-	return r
-}
-
 // decodeRate is scenario (p): the JSON input of (a) decoded into Arrow
 // records of batch messages by lancerows, one goroutine per core, as fast as
 // the machine allows (the file is read into memory first, untimed); with
-// grouped, scenario (q): the same for the input of (e).
-func decodeRate(path string, dim, batch int, grouped bool, cpuProfile string) result {
+// grouped, scenario (q): the same for the input of (e). It runs in the
+// bench process, with a CPU profile to cpuProfile if not empty, and gives
+// the memory back to the system before the next scenario's process starts.
+func decodeRate(name, path string, dim, batch int, grouped bool, cpuProfile string) result {
+	defer debug.FreeOSMemory()
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		must(err, "cpu profile")
@@ -251,6 +230,7 @@ func decodeRate(path string, dim, batch int, grouped bool, cpuProfile string) re
 	must(err, "schema")
 	workers := runtime.GOMAXPROCS(0)
 	mem := lancerows.NewRecycler(2*workers + 2) // as the output does
+	defer mem.Close()                           // unmaps the kept buffers: the bench process lives on
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed error
@@ -280,7 +260,7 @@ func decodeRate(path string, dim, batch int, grouped bool, cpuProfile string) re
 		}(w)
 	}
 	wg.Wait()
-	res := result{seconds: time.Since(start).Seconds(), rows: int64(rows), bytes: int64(len(data))}
+	res := result{name: name, seconds: time.Since(start).Seconds(), rows: int64(rows), bytes: int64(len(data))}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	res.cpu = time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()).Seconds()
 	if failed != nil {

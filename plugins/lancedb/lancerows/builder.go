@@ -7,10 +7,10 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/endian"
 	"github.com/apache/arrow/go/v17/arrow/float16"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/valyala/fastjson"
@@ -84,7 +84,7 @@ func (b *Builder) growVecs(n int) {
 		slab = b.mem.Allocate(size)
 	}
 	used := len(b.vecs)
-	vecs := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(slab))), len(slab)/4)[:used]
+	vecs := arrow.Float32Traits.CastFromBytes(slab)[:used]
 	copy(vecs, b.vecs)
 	if b.slab != nil {
 		b.mem.Free(b.slab)
@@ -132,7 +132,7 @@ func (b *Builder) vectorArray(t *arrow.FixedSizeListType, n int) arrow.Array {
 	switch b.l.vector.elem {
 	case ElementFloat16:
 		buf := b.mem.Allocate(2 * len(b.vecs))
-		out := unsafe.Slice((*float16.Num)(unsafe.Pointer(unsafe.SliceData(buf))), len(b.vecs))
+		out := arrow.Float16Traits.CastFromBytes(buf)[:len(b.vecs)]
 		for i, f := range b.vecs {
 			out[i] = float16.New(f)
 		}
@@ -372,7 +372,9 @@ func (b *Builder) decodeBase64(s []byte) error {
 		return fmt.Errorf("vector %q: base64 decodes to %d bytes (%d float32), want %d float32", vs.name, n, n/4, vs.dim)
 	}
 	v := b.vecs[at : at+vs.dim]
-	if nativeBigEndian {
+	// The base64 bytes (little-endian) are decoded into the float32 buffer
+	// as they are, and swapped afterwards only on big-endian machines.
+	if endian.IsBigEndian {
 		for j := range v {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*j:]))
 		}
@@ -387,11 +389,6 @@ func (b *Builder) decodeBase64(s []byte) error {
 	b.vecs = b.vecs[:at+vs.dim]
 	return nil
 }
-
-// nativeBigEndian: the base64 bytes (little-endian) are decoded into the
-// float32 buffer as they are, and swapped afterwards only on big-endian
-// machines.
-var nativeBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // commit moves the n staged rows into the Arrow builders.
 func (b *Builder) commit(n int) {

@@ -70,13 +70,14 @@ func (r *Recycler) take(size int) []byte {
 	return b
 }
 
-// Reallocate returns a buffer of at least size bytes holding b's bytes.
+// Reallocate returns a buffer of at least size bytes holding b's bytes,
+// the rest zeroed.
 func (r *Recycler) Reallocate(size int, b []byte) []byte {
 	if size <= len(b) {
 		return b
 	}
-	nb := r.Allocate(size)
-	copy(nb, b)
+	nb := r.AllocateUninit(size)
+	clear(nb[copy(nb, b):])
 	r.Free(b)
 	return nb
 }
@@ -117,13 +118,6 @@ func (r *Recycler) Close() {
 	for _, b := range free {
 		unmapBuffer(b)
 	}
-}
-
-// Kept is the number of buffers held for reuse.
-func (r *Recycler) Kept() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.free)
 }
 
 var _ memory.Allocator = (*Recycler)(nil)

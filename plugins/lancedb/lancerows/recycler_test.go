@@ -13,31 +13,60 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/jsonrows"
 )
 
+// kept is the number of buffers r holds for reuse.
+func kept(r *Recycler) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.free)
+}
+
 func TestRecyclerReusesLargeBuffersZeroed(t *testing.T) {
 	r := NewRecycler(2)
 	small := r.Allocate(100)
 	r.Free(small)
-	assert.Equal(t, 0, r.Kept(), "small buffers are left to the Go allocator")
+	assert.Equal(t, 0, kept(r), "small buffers are left to the Go allocator")
 
 	a := r.Allocate(recycleMin)
 	a[0], a[len(a)-1] = 7, 7
 	r.Free(a)
-	require.Equal(t, 1, r.Kept())
+	require.Equal(t, 1, kept(r))
 	b := r.Allocate(recycleMin)
 	assert.Same(t, &a[0], &b[0], "the kept buffer comes back")
 	assert.Equal(t, byte(0), b[0], "zeroed")
 	assert.Equal(t, byte(0), b[len(b)-1], "zeroed")
-	assert.Equal(t, 0, r.Kept())
+	assert.Equal(t, 0, kept(r))
 
 	big := r.Allocate(4 * recycleMin)
 	r.Free(b)
 	r.Free(big)
 	r.Free(make([]byte, 2*recycleMin)) // full: replaces the smallest kept
-	require.Equal(t, 2, r.Kept())
+	require.Equal(t, 2, kept(r))
 	got := r.Allocate(recycleMin + 1)
 	assert.Equal(t, 2*recycleMin, len(got), "smallest kept buffer that fits")
 	got = r.Reallocate(3*recycleMin, got)
 	assert.GreaterOrEqual(t, len(got), 3*recycleMin)
+}
+
+// Reallocate keeps the old bytes and zeroes the rest, also in a reused
+// buffer that held other bytes.
+func TestRecyclerReallocateZeroesTheRest(t *testing.T) {
+	r := NewRecycler(1)
+	defer r.Close()
+	dirty := r.Allocate(2 * recycleMin)
+	for i := range dirty {
+		dirty[i] = 0xff
+	}
+	r.Free(dirty)
+	old := r.Allocate(1000)
+	for i := range old {
+		old[i] = byte(i%251 + 1)
+	}
+	want := append([]byte(nil), old...)
+	got := r.Reallocate(recycleMin+1, old)
+	require.Same(t, &dirty[0], &got[0], "the kept buffer is reused")
+	assert.Equal(t, want, got[:len(want)], "old bytes kept")
+	assert.Equal(t, make([]byte, len(got)-len(want)), got[len(want):], "the rest zeroed")
+	r.Free(got)
 }
 
 // A record owns its vector buffer until released: later records of the
@@ -82,27 +111,35 @@ func TestBuilderRecordOwnsVectorBuffer(t *testing.T) {
 	r.free = nil // forget the buffers outgrown while appending
 	r.mu.Unlock()
 	rec1.Release()
-	kept := r.Kept()
-	assert.GreaterOrEqual(t, kept, 1, "the released record's buffers are kept")
+	before := kept(r)
+	assert.GreaterOrEqual(t, before, 1, "the released record's buffers are kept")
 	b.Reserve(n)
-	assert.Equal(t, kept-1, r.Kept(), "and the vector buffer reused")
+	assert.Equal(t, before-1, kept(r), "and the vector buffer reused")
 	rec2.Release()
 }
 
+// Builders running at once on one Recycler never share a buffer: every
+// worker and iteration writes values of its own (element i of a record is
+// w*1000+iter+i), and every element is checked.
 func TestRecyclerConcurrentBuilders(t *testing.T) {
-	l := testLayout(t, vectorOnly(64, EncodingBase64F32))
+	const dim, rows = 64, 1200 // a vector buffer above recycleMin
+	l := testLayout(t, vectorOnly(dim, EncodingBase64F32))
 	r := NewRecycler(4)
-	vec := benchVector(64)
-	var payload []byte
-	for i := 0; i < 1200; i++ {
-		payload = fmt.Appendf(payload, `{"id":"%d","embedding":"%s"}`+"\n", i, b64(vec...))
-	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 20 {
+			vec := make([]float32, dim)
+			for iter := range 20 {
+				base := w*1000 + iter
+				var payload []byte
+				for row := 0; row < rows; row++ {
+					for j := range vec {
+						vec[j] = float32(base + row*dim + j)
+					}
+					payload = fmt.Appendf(payload, `{"id":"%d","embedding":"%s"}`+"\n", row, b64(vec...))
+				}
 				b := NewBuilder(l, jsonrows.FormatNDJSON, r)
 				if _, err := b.Append(payload); err != nil {
 					t.Error(err)
@@ -110,9 +147,12 @@ func TestRecyclerConcurrentBuilders(t *testing.T) {
 				}
 				rec := b.NewRecord()
 				got := rec.Column(1).(*array.FixedSizeList).ListValues().(*array.Float32).Float32Values()
-				for i := 0; i < 1200; i++ {
-					if got[64*i+63] != vec[63] {
-						t.Errorf("row %d: vector overwritten", i)
+				if len(got) != rows*dim {
+					t.Errorf("worker %d, iteration %d: %d elements, want %d", w, iter, len(got), rows*dim)
+				}
+				for i, f := range got {
+					if want := float32(base + i); f != want {
+						t.Errorf("worker %d, iteration %d: element %d is %g, want %g: vector overwritten", w, iter, i, f, want)
 						break
 					}
 				}
@@ -128,9 +168,9 @@ func TestRecyclerClose(t *testing.T) {
 	r := NewRecycler(2)
 	a, b := r.Allocate(recycleMin), r.Allocate(recycleMin)
 	r.Free(a)
-	require.Equal(t, 1, r.Kept())
+	require.Equal(t, 1, kept(r))
 	r.Close()
-	assert.Equal(t, 0, r.Kept())
+	assert.Equal(t, 0, kept(r))
 	r.Free(b) // in use at Close: unmapped when freed, not kept
-	assert.Equal(t, 0, r.Kept())
+	assert.Equal(t, 0, kept(r))
 }

@@ -61,20 +61,23 @@ func tableHandle(t contracts.ITable) unsafe.Pointer {
 	return f.UnsafePointer()
 }
 
-// ipcMemory holds the IPC buffers, outside the Go heap and reused between
-// adds (a few native calls run at once).
-var ipcMemory = lancerows.NewRecycler(4)
+// newIPCMemory returns the allocator of a backend's IPC buffers: outside
+// the Go heap and reused between adds (a few native calls run at once).
+// The backend closes it, unmapping the kept buffers; a buffer of an add
+// still running then is unmapped when that add frees it.
+func newIPCMemory() *lancerows.Recycler { return lancerows.NewRecycler(4) }
 
 // ipcBuffer is an in-memory io.WriteSeeker (the IPC file writer asks for
-// its position once) over ipcMemory.
+// its position once) over memory from mem.
 type ipcBuffer struct {
+	mem *lancerows.Recycler
 	buf []byte
 	n   int
 }
 
 func (b *ipcBuffer) Write(p []byte) (int, error) {
 	if b.n+len(p) > len(b.buf) {
-		b.buf = ipcMemory.Reallocate(max(2*len(b.buf), b.n+len(p)), b.buf)
+		b.buf = b.mem.Reallocate(max(2*len(b.buf), b.n+len(p)), b.buf)
 	}
 	b.n += copy(b.buf[b.n:], p)
 	return len(p), nil
@@ -108,10 +111,11 @@ func ipcSize(rec arrow.Record) int {
 	return n
 }
 
-// addIPC appends rec to the table behind handle in one native call.
-func addIPC(handle unsafe.Pointer, rec arrow.Record) error {
-	buf := &ipcBuffer{buf: ipcMemory.AllocateUninit(ipcSize(rec))}
-	defer func() { ipcMemory.Free(buf.buf) }()
+// addIPC appends rec to the table behind handle in one native call, in an
+// IPC buffer from mem.
+func addIPC(mem *lancerows.Recycler, handle unsafe.Pointer, rec arrow.Record) error {
+	buf := &ipcBuffer{mem: mem, buf: mem.AllocateUninit(ipcSize(rec))}
+	defer func() { mem.Free(buf.buf) }()
 	w, err := ipc.NewFileWriter(buf, ipc.WithSchema(rec.Schema()))
 	if err != nil {
 		return fmt.Errorf("creating the IPC writer: %w", err)

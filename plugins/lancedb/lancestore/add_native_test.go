@@ -3,7 +3,9 @@
 package lancestore
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -11,6 +13,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/danube-connect/danube-connect/plugins/lancedb/lancerows"
 )
 
 // Adds go through addIPC, not lancedb-go's AddRecords: the handle is found
@@ -28,11 +32,15 @@ func TestDirectAddPath(t *testing.T) {
 	nt, ok := h.(nativeTable)
 	require.True(t, ok, "%T", h)
 	require.NotNil(t, nt.handle, "lancedb-go's table handle not found: the direct add path is off (lancedb-go changed?)")
+	require.Same(t, be.(*nativeBackend).ipc, nt.ipc, "the table's adds use its backend's IPC memory")
 
 	s := New(be, opts)
 	tb, err := s.Acquire(ctx, "direct")
 	require.NoError(t, err)
-	for _, n := range []int{1, 1000, 70000} { // the last one beyond the first buffer estimate's slack
+	// The last IPC buffer (~1.1 MB) is above lancerows' recycleMin, so mapped
+	// outside the Go heap. ipcSize counts every buffer of the record, so
+	// none of these grows: TestIPCBufferGrows covers growth.
+	for _, n := range []int{1, 1000, 70000} {
 		rec := record(t, tb, n)
 		require.NoError(t, s.Add(ctx, tb, rec))
 		rec.Release()
@@ -54,4 +62,32 @@ func TestDirectAddPath(t *testing.T) {
 	err = h.Add(ctx, rec)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "failed to add records: ")
+}
+
+// An ipcBuffer started too small grows as it is written, from the Go heap
+// into mapped memory, keeping the bytes written so far; Seek reports the
+// position.
+func TestIPCBufferGrows(t *testing.T) {
+	mem := lancerows.NewRecycler(1)
+	defer mem.Close()
+	b := &ipcBuffer{mem: mem, buf: mem.AllocateUninit(16)}
+	var want []byte
+	chunk := make([]byte, 1000)
+	for i := 0; len(want) < 1<<20; i++ {
+		for j := range chunk {
+			chunk[j] = byte(i*7 + j)
+		}
+		n, err := b.Write(chunk[:1+i%len(chunk)])
+		require.NoError(t, err)
+		want = append(want, chunk[:n]...)
+		pos, err := b.Seek(0, io.SeekCurrent)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(want)), pos)
+	}
+	assert.GreaterOrEqual(t, len(b.buf), len(want))
+	assert.True(t, bytes.Equal(want, b.buf[:b.n]), "bytes written across growth")
+	mem.Free(b.buf)
+
+	_, err := b.Seek(0, io.SeekStart)
+	assert.Error(t, err, "only the current position")
 }

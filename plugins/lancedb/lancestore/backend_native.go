@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/lancedb/lancedb-go/pkg/contracts"
 	"github.com/lancedb/lancedb-go/pkg/lancedb"
+
+	"github.com/danube-connect/danube-connect/plugins/lancedb/lancerows"
 )
 
 // Built reports whether this binary links the LanceDB native library.
@@ -22,6 +24,7 @@ var ErrNotBuilt = errors.New("unreachable: built with LanceDB support")
 
 type nativeBackend struct {
 	conn contracts.IConnection
+	ipc  *lancerows.Recycler // the IPC buffers of its tables' adds
 }
 
 func openBackend(ctx context.Context, uri string) (Backend, error) {
@@ -30,7 +33,7 @@ func openBackend(ctx context.Context, uri string) (Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &nativeBackend{conn: conn}, nil
+	return &nativeBackend{conn: conn, ipc: newIPCMemory()}, nil
 }
 
 func (b *nativeBackend) OpenTable(ctx context.Context, name string) (TableHandle, *arrow.Schema, error) {
@@ -45,7 +48,7 @@ func (b *nativeBackend) OpenTable(ctx context.Context, name string) (TableHandle
 	if err != nil {
 		return nil, nil, err
 	}
-	return schemaOf(ctx, t)
+	return b.schemaOf(ctx, t)
 }
 
 func (b *nativeBackend) CreateTable(ctx context.Context, name string, schema *arrow.Schema) (TableHandle, *arrow.Schema, error) {
@@ -57,34 +60,43 @@ func (b *nativeBackend) CreateTable(ctx context.Context, name string, schema *ar
 	if err != nil {
 		return nil, nil, err
 	}
-	return schemaOf(ctx, t)
+	return b.schemaOf(ctx, t)
 }
 
-func schemaOf(ctx context.Context, t contracts.ITable) (TableHandle, *arrow.Schema, error) {
+func (b *nativeBackend) schemaOf(ctx context.Context, t contracts.ITable) (TableHandle, *arrow.Schema, error) {
 	schema, err := t.Schema(ctx)
 	if err != nil {
 		_ = t.Close()
 		return nil, nil, fmt.Errorf("reading the table schema: %w", err)
 	}
-	return nativeTable{t: t, handle: tableHandle(t)}, schema, nil
+	return nativeTable{t: t, handle: tableHandle(t), ipc: b.ipc}, schema, nil
 }
 
 func (b *nativeBackend) ListTables(ctx context.Context) ([]string, error) {
 	return b.conn.TableNames(ctx)
 }
 
-func (b *nativeBackend) Close() error { return b.conn.Close() }
+// Close closes the connection and unmaps the IPC buffers kept for reuse.
+// An add of a table still in use is unaffected: the buffer it holds is not
+// among the kept ones, and it is unmapped when the add frees it (as is any
+// buffer allocated after Close).
+func (b *nativeBackend) Close() error {
+	err := b.conn.Close()
+	b.ipc.Close()
+	return err
+}
 
 type nativeTable struct {
 	t      contracts.ITable
-	handle unsafe.Pointer // the native handle for addIPC; nil: use AddRecords
+	handle unsafe.Pointer      // the native handle for addIPC; nil: use AddRecords
+	ipc    *lancerows.Recycler // addIPC's buffers, the backend's
 }
 
 // Add runs while the Store holds the table, which it closes only once
 // released, so the handle stays valid.
 func (n nativeTable) Add(ctx context.Context, rec arrow.Record) error {
 	if n.handle != nil {
-		return addIPC(n.handle, rec)
+		return addIPC(n.ipc, n.handle, rec)
 	}
 	return n.t.AddRecords(ctx, []arrow.Record{rec}, nil)
 }

@@ -15,17 +15,31 @@ import (
 // Status reads a size field of a process's /proc status (VmHWM, RssFile,
 // VmRSS...) in bytes; 0 when unreadable.
 func Status(pid int, field string) int64 {
+	var v [1]int64
+	StatusFields(pid, []string{field}, v[:])
+	return v[0]
+}
+
+// StatusFields reads several size fields of a process's /proc status in
+// one read of the file: vals[i] is fields[i] in bytes, 0 when unreadable.
+func StatusFields(pid int, fields []string, vals []int64) {
+	clear(vals)
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
+	for line := range strings.Lines(string(b)) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		for i, f := range fields {
+			if name == f {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				vals[i] = kb << 10
+			}
 		}
 	}
-	return 0
 }
 
 // CPU is a process's user+system CPU time from /proc (10 ms ticks: fine
@@ -81,12 +95,12 @@ func WatchPeaks(pid int) (stop func() Peaks) {
 	quit, result := make(chan struct{}), make(chan Peaks, 1)
 	go func() {
 		var p Peaks
+		fields, v := []string{"VmHWM", "RssAnon", "RssFile"}, make([]int64, 3)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			p.RSS = max(p.RSS, Status(pid, "VmHWM"))
-			p.Anon = max(p.Anon, Status(pid, "RssAnon"))
-			p.File = max(p.File, Status(pid, "RssFile"))
+			StatusFields(pid, fields, v)
+			p.RSS, p.Anon, p.File = max(p.RSS, v[0]), max(p.Anon, v[1]), max(p.File, v[2])
 			select {
 			case <-quit:
 				result <- p
