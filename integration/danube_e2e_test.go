@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/danube-connect/danube-connect/internal/testnet"
 	_ "github.com/danube-connect/danube-connect/plugins/danube"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubepb"
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
@@ -350,16 +350,14 @@ func danubeDialSchemas(t *testing.T, url string) danubepb.SchemaRegistryClient {
 // does not lose) messages; when the broker appears on that address both the
 // output and the input connect and the message flows.
 func TestDanubeMissingBroker(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := lis.Addr().String()
-	require.NoError(t, lis.Close())
+	addr := testnet.FreeAddr(t)
 	url := "http://" + addr
 	const topic, sub = "/default/late-broker", "late"
 
 	set := newDanubeIDSet()
 	danubeConsume(t, url, topic, sub, set)
 	var produce service.MessageHandlerFunc
+	var err error
 	runDanubeStream(t, func(sb *service.StreamBuilder) {
 		produce, err = sb.AddProducerFunc()
 		require.NoError(t, err)

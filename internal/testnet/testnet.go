@@ -1,8 +1,9 @@
-// Package testnet hands tests the loopback addresses they configure servers
-// with.
+// Package testnet hands tests and benches the loopback addresses they
+// configure servers with.
 package testnet
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -15,10 +16,9 @@ import (
 // binds it, by any parallel test's outgoing connection.
 const lowPort, highPort = 20000, 32767
 
-// FreePort returns a loopback port that was free a moment ago, for a server
-// the test must configure by port (Benthos http_server, emulators).
-func FreePort(t testing.TB) int {
-	t.Helper()
+// Port returns a loopback port that was free a moment ago, for a server that
+// must be configured by port (Benthos http_server, emulators, brokers).
+func Port() (int, error) {
 	for range 100 {
 		port := lowPort + rand.IntN(highPort-lowPort+1)
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -26,10 +26,25 @@ func FreePort(t testing.TB) int {
 			continue
 		}
 		l.Close()
-		return port
+		return port, nil
 	}
-	t.Fatalf("testnet: no free port in %d-%d", lowPort, highPort)
-	return 0
+	return 0, fmt.Errorf("testnet: no free port in %d-%d", lowPort, highPort)
+}
+
+// Addr is Port as "127.0.0.1:port".
+func Addr() (string, error) {
+	port, err := Port()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
+}
+
+// FreePort is Port for a test, which it fails when no port is free.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // FreeAddr is FreePort as "127.0.0.1:port".

@@ -58,6 +58,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+	"github.com/danube-connect/danube-connect/internal/testnet"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
@@ -510,7 +511,7 @@ func (bn *bench) runProcess(name string, configs []string, pathMatch string, wan
 	if only != "" && !strings.Contains(name, only) {
 		return res, errSkipped
 	}
-	port, err := procstat.FreePort()
+	port, err := testnet.Port()
 	if err != nil {
 		return res, err
 	}

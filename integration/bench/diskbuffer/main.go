@@ -34,6 +34,7 @@ import (
 	"github.com/danube-connect/danube-connect/plugins/danube/danubetest"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+	"github.com/danube-connect/danube-connect/internal/testnet"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
@@ -128,7 +129,7 @@ func measure(broker *danubetest.Broker, bin, dir string, i int, sc scenario, n i
 	if err := produce(broker.URL(), topic, n); err != nil {
 		return res, err
 	}
-	port, err := procstat.FreePort()
+	port, err := testnet.Port()
 	if err != nil {
 		return res, err
 	}

@@ -51,6 +51,7 @@ import (
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
 	"github.com/danube-connect/danube-connect/integration/bench/internal/protoceiling"
+	"github.com/danube-connect/danube-connect/internal/testnet"
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 )
@@ -235,7 +236,7 @@ func ensureData(path string, n, perMsg int) error {
 }
 
 func freeAddr() string {
-	addr, err := procstat.FreeAddr()
+	addr, err := testnet.Addr()
 	must(err, "free port")
 	return addr
 }

@@ -44,6 +44,7 @@ import (
 
 	"github.com/danube-connect/danube-connect/integration/bench/internal/benchbuild"
 	"github.com/danube-connect/danube-connect/integration/bench/internal/procstat"
+	"github.com/danube-connect/danube-connect/internal/testnet"
 )
 
 const secret = "bench-secret-please-rotate"
@@ -456,7 +457,7 @@ func waitServed(addr, path string) {
 }
 
 func freeAddr() string {
-	addr, err := procstat.FreeAddr()
+	addr, err := testnet.Addr()
 	must(err, "finding a free port")
 	return addr
 }

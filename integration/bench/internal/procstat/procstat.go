@@ -4,7 +4,6 @@ package procstat
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -62,22 +61,6 @@ func CPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// FreeAddr is FreePort as "127.0.0.1:port".
-func FreeAddr() (string, error) {
-	port, err := FreePort()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
 }
 
 // Peaks are the largest values of a process's memory seen while it ran, in
