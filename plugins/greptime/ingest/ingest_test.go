@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	gpb "github.com/GreptimeTeam/greptime-proto/go/greptime/v1"
 	"google.golang.org/grpc/codes"
 
+	"github.com/danube-connect/danube-connect/internal/testnet"
 	"github.com/danube-connect/danube-connect/plugins/greptime/greptimetest"
 	"github.com/danube-connect/danube-connect/plugins/greptime/mapping"
 )
@@ -410,13 +410,8 @@ func TestSlowResponsesTimeOut(t *testing.T) {
 }
 
 func TestDialFailsWithTheReason(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, err = Dial(context.Background(), Config{Addr: addr, Database: "public", Timeout: 300 * time.Millisecond})
+	addr := testnet.FreeAddr(t)
+	_, err := Dial(context.Background(), Config{Addr: addr, Database: "public", Timeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "health check") {
 		t.Fatalf("dial to a closed port: %v", err)
 	}
